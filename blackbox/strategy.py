@@ -1,0 +1,253 @@
+"""The strategy protocol and :class:`BaseStrategy`, the template every strategy fills in.
+
+A strategy is a frozen config dataclass with pure steps over a frozen state::
+
+    state = strategy.init(x0, key)
+    query, state = strategy.ask(state)           # the only step that draws randomness
+    state, metrics = strategy.tell(state, query, feedback)   # deterministic
+    x = strategy.recommend(state)
+
+so a trace of ``(query, feedback)`` pairs replays a run exactly, human answers included.
+Strategies always *minimize*; the runner turns a ``sense="max"`` oracle's values around once.
+
+:class:`BaseStrategy` owns the bookkeeping (evosax's ``EvolutionaryAlgorithm`` pattern):
+validation of ``x0``, per-ask keys, best-so-far, counters, non-finite values (replaced by
+``+inf``, the worst value, before the algorithm sees them), feasibility of every asked point,
+and read-only state arrays. An algorithm implements only::
+
+    _init(x0, key) -> State                       # a StrategyState subclass
+    _ask(state, key) -> (Query, updates: dict)    # key: this ask's key (use key.numpy())
+    _tell(state, query, feedback) -> (updates: dict, metrics: dict)
+
+where ``feedback`` is the ``(n,)`` float64 value array (non-finite replaced by ``inf``) for value
+strategies, or the ``(g, k')`` order array for ranking strategies.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from blackbox.errors import ConfigError, DimensionError, FeedbackError
+from blackbox.keys import Key, as_key
+from blackbox.query import Feedback, Query, Ranking, Values
+from blackbox.spaces import as_space
+
+__all__ = [
+    "BaseStrategy",
+    "Strategy",
+    "StrategyState",
+    "check_x0",
+    "freeze",
+    "resolve_strategy",
+    "strategy_config",
+]
+
+Array = NDArray[np.float64]
+S = TypeVar("S", bound="StrategyState")
+
+
+class Strategy(Protocol[S]):  # type: ignore[misc]
+    feedback: str
+
+    def init(self, x0: Any, key: Key | int) -> S: ...
+    def ask(self, state: S) -> tuple[Query, S]: ...
+    def tell(self, state: S, query: Query, feedback: Feedback) -> tuple[S, dict[str, Any]]: ...
+    def recommend(self, state: S) -> Array: ...
+
+
+def freeze(a: Any) -> Any:
+    """Mark an ndarray read-only (state arrays are never mutated in place)."""
+    if isinstance(a, np.ndarray) and a.flags.writeable:
+        a.flags.writeable = False
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class StrategyState:
+    """Fields every strategy state has.
+
+    Attributes:
+        key: the run's root key (ask ``i`` uses ``key.fold_in(i)``).
+        asks: number of ``ask`` calls so far.
+        step: number of ``tell`` calls so far.
+        x: current iterate (or center / consensus), ``(d,)``.
+        x_best: best point observed, ``(d,)`` (``x0`` before any value).
+        f_best: best value observed (``inf`` before any; ``nan`` for ranking feedback).
+        nfev: points told so far.
+    """
+
+    key: Key
+    asks: int
+    step: int
+    x: Array
+    x_best: Array
+    f_best: float
+    nfev: int
+
+
+def check_x0(x0: Any, dim: int | None = None, space: Any = None) -> Array:
+    """Validate ``x0``: 1-d, finite, of dimension ``dim``; returns a read-only float64 copy."""
+    try:
+        x = np.array(x0, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"x0 must be a vector of numbers: {exc}") from exc
+    if x.ndim != 1 or x.size == 0:
+        raise DimensionError(f"x0 must be a non-empty 1-d vector, got shape {x.shape}")
+    if dim is not None and x.shape[0] != dim:
+        raise DimensionError(f"x0 has dimension {x.shape[0]} but the oracle has dim={dim}")
+    bad = ~np.isfinite(x)
+    if bad.any():
+        raise ConfigError(
+            f"x0 must be finite; x0[{int(np.flatnonzero(bad)[0])}] = {x[bad][0]} "
+            f"({int(bad.sum())} non-finite entries)"
+        )
+    if space is not None and not space.contains(x):
+        x = np.asarray(space.project(x), dtype=np.float64)
+    return freeze(x)
+
+
+@dataclass(frozen=True)
+class BaseStrategy(Generic[S]):
+    """Template base: bookkeeping once, algorithms fill ``_init`` / ``_ask`` / ``_tell``.
+
+    Attributes:
+        space: optional feasible set (``Box``, ``Ball``, ``Simplex``); every asked point is
+            inside it (algorithms project or move by convex combination; the base projects
+            whatever is still outside).
+    """
+
+    feedback: ClassVar[str] = "values"
+    registry_name: ClassVar[str] = ""
+
+    space: Any = dataclasses.field(default=None, kw_only=True)
+
+    # -- the protocol -------------------------------------------------------------------------
+    def init(self, x0: Any, key: Key | int = 0) -> S:
+        space = as_space(self.space)
+        if space is not None and np.asarray(x0).shape[-1:] != (space.dim,):
+            raise DimensionError(f"x0 has shape {np.shape(x0)} but space has dim={space.dim}")
+        x = check_x0(x0, None, space)
+        state = self._init(x, as_key(key))
+        if not isinstance(state, StrategyState):
+            raise TypeError(f"{type(self).__name__}._init must return a StrategyState")
+        return state
+
+    def ask(self, state: S) -> tuple[Query, S]:
+        key = state.key.fold_in(state.asks)
+        query, updates = self._ask(state, key)
+        if self.space is not None and not self.space.contains(query.points):
+            pts = np.asarray(self.space.project(query.points), dtype=np.float64)
+            query = dataclasses.replace(query, points=pts)
+        updates["asks"] = state.asks + 1
+        return query, self._replace(state, updates)
+
+    def tell(self, state: S, query: Query, feedback: Feedback | Any) -> tuple[S, dict[str, Any]]:
+        if self.feedback == "values":
+            if isinstance(feedback, Ranking):
+                raise FeedbackError(f"{type(self).__name__} needs values, got a Ranking")
+            raw = feedback.values if isinstance(feedback, Values) else feedback
+            vals = Values.check(raw, query.n, "feedback")
+            finite = np.isfinite(vals)
+            if not finite.all():
+                vals = np.where(finite, vals, np.inf)
+            updates, metrics = self._tell(state, query, vals)
+            if vals.size:
+                i = int(np.argmin(vals))
+                if vals[i] < state.f_best:
+                    updates.setdefault("x_best", query.points[i].copy())
+                    updates.setdefault("f_best", float(vals[i]))
+            metrics.setdefault("failures", int((~finite).sum()))
+        else:
+            if isinstance(feedback, Values):
+                raise FeedbackError(f"{type(self).__name__} needs a Ranking, got Values")
+            order = feedback.order if isinstance(feedback, Ranking) else np.asarray(feedback)
+            updates, metrics = self._tell(state, query, order)
+        updates["step"] = state.step + 1
+        updates["nfev"] = state.nfev + query.n
+        return self._replace(state, updates), metrics
+
+    def recommend(self, state: S) -> Array:
+        return state.x
+
+    # -- for algorithms -----------------------------------------------------------------------
+    def _base_fields(self, x0: Array, key: Key) -> dict[str, Any]:
+        """The base fields of a fresh state, for ``_init``: ``State(**self._base_fields(..), ...)``."""
+        f0 = np.nan if self.feedback == "ranking" else np.inf
+        return dict(key=key, asks=0, step=0, x=x0, x_best=x0, f_best=f0, nfev=0)
+
+    def _query(self, points: Array, key: Key, **kw: Any) -> Query:
+        kind = "ranking" if self.feedback == "ranking" else "values"
+        return Query(np.ascontiguousarray(points, dtype=np.float64), key, kw.pop("kind", kind), **kw)
+
+    @staticmethod
+    def _replace(state: S, updates: dict[str, Any]) -> S:
+        for v in updates.values():
+            if isinstance(v, np.ndarray):
+                freeze(v)
+        return dataclasses.replace(state, **updates)
+
+    def _init(self, x0: Array, key: Key) -> S:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _ask(self, state: S, key: Key) -> tuple[Query, dict[str, Any]]:  # pragma: no cover
+        raise NotImplementedError
+
+    def _tell(
+        self, state: S, query: Query, feedback: Any
+    ) -> tuple[dict[str, Any], dict[str, Any]]:  # pragma: no cover
+        raise NotImplementedError
+
+
+def strategy_config(strategy: Any) -> dict[str, Any]:
+    """A JSON-safe description of a strategy's configuration (name and fields)."""
+    name = getattr(strategy, "registry_name", "") or type(strategy).__name__
+    out: dict[str, Any] = {"name": name}
+    if dataclasses.is_dataclass(strategy):
+        for f in dataclasses.fields(strategy):
+            v = getattr(strategy, f.name)
+            if isinstance(v, (bool, int, float, str)) or v is None:
+                out[f.name] = v
+            elif isinstance(v, (tuple, list)) and all(isinstance(e, (int, float, str)) for e in v):
+                out[f.name] = list(v)
+            else:
+                out[f.name] = repr(v)
+    return out
+
+
+def resolve_strategy(spec: Any, space: Any = None) -> Any:
+    """A strategy from an instance, a registered name, or ``{"name": ..., **options}``."""
+    from blackbox.registry import STRATEGIES
+
+    if isinstance(spec, str):
+        strategy = STRATEGIES.get(spec)()
+    elif isinstance(spec, dict):
+        opts = dict(spec)
+        name = opts.pop("name", None)
+        if name is None:
+            raise ConfigError("a strategy given as a dict needs a 'name' entry")
+        cls = STRATEGIES.get(name)
+        try:
+            strategy = cls(**opts)
+        except TypeError as exc:
+            fields = [f.name for f in dataclasses.fields(cls)] if dataclasses.is_dataclass(cls) else []
+            raise ConfigError(f"bad option for strategy {name!r}: {exc}; options: {fields}") from None
+    elif all(callable(getattr(spec, m, None)) for m in ("init", "ask", "tell", "recommend")):
+        strategy = spec
+    else:
+        raise ConfigError(
+            f"strategy must be a registered name, a dict with 'name', or an object with "
+            f"init/ask/tell/recommend; got {spec!r}"
+        )
+    if space is not None:
+        if not (dataclasses.is_dataclass(strategy) and "space" in {f.name for f in dataclasses.fields(strategy)}):
+            raise ConfigError(f"strategy {type(strategy).__name__} does not accept a space")
+        if strategy.space is None:
+            strategy = dataclasses.replace(strategy, space=space)
+        elif strategy.space != space:
+            raise ConfigError("minimize(space=...) differs from the strategy's own space")
+    return strategy
