@@ -1,0 +1,72 @@
+"""Evaluators: how a :class:`~blackbox.query.Query` reaches an oracle.
+
+An evaluator has ``dim``, ``sense``, ``name``, ``can_value``, ``can_rank`` (what the oracle
+behind it is and answers), ``evaluate(query) -> raw`` (``(n,)`` float64 values in the *oracle's* sense for
+value queries, ``(g, k')`` int64 order for ranking queries), counts into the
+:class:`~blackbox.budget.OracleStats` it was given, and ``close()``. :class:`LocalEvaluator`
+calls the oracle in-process; ``blackbox.ray_runner.RayEvaluator`` splits batches over actors
+with the same contract, so the runner does not care where an oracle runs.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from blackbox.budget import OracleStats
+from blackbox.errors import FeedbackError
+from blackbox.oracle import can_rank, can_value, oracle_name, oracle_sense, rank_by_values
+from blackbox.query import Query, Ranking, Values
+
+__all__ = ["LocalEvaluator", "evaluate_query"]
+
+
+def evaluate_query(oracle: Any, query: Query) -> NDArray[Any]:
+    """Answer ``query`` with ``oracle`` in-process and validate the answer's shape."""
+    who = f"oracle {oracle_name(oracle)!r}"
+    if query.kind == "values":
+        if not can_value(oracle):
+            raise FeedbackError(f"{who} can only rank; it cannot answer value queries")
+        return Values.check(oracle.values(query.points, key=query.key), query.n, who)
+    assert query.groups is not None and query.top is not None
+    if callable(getattr(oracle, "rank", None)):
+        raw = oracle.rank(query.points, query.groups, top=query.top, key=query.key)
+    else:
+        vals = Values.check(oracle.values(query.points, key=query.key), query.n, who)
+        raw = rank_by_values(vals, query.groups, query.top, oracle_sense(oracle))
+    return Ranking.check(raw, query, who)
+
+
+class LocalEvaluator:
+    """Evaluate queries in this process, counting queries, points, failures and latency."""
+
+    def __init__(self, oracle: Any, stats: OracleStats | None = None) -> None:
+        self.oracle = oracle
+        self.stats = stats if stats is not None else OracleStats()
+        attach = getattr(oracle, "attach_ledger", None)
+        if callable(attach):
+            attach(self.stats)
+        self.dim = int(oracle.dim)
+        self.sense = oracle_sense(oracle)
+        self.name = oracle_name(oracle)
+        self.can_value = can_value(oracle)
+        self.can_rank = can_rank(oracle)
+
+    def evaluate(self, query: Query) -> NDArray[Any]:
+        t0 = time.perf_counter()
+        out = evaluate_query(self.oracle, query)
+        st = self.stats
+        st.latency_s += time.perf_counter() - t0
+        st.queries += 1
+        st.points += query.n
+        if query.kind == "values":
+            st.failures += int(query.n - np.count_nonzero(np.isfinite(out)))
+        return out
+
+    def close(self) -> None:
+        close = getattr(self.oracle, "close", None)
+        if callable(close):
+            close()
