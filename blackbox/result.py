@@ -34,6 +34,8 @@ class Trace:
 
     history: list[dict[str, Any]] = field(default_factory=list)
     pairs: list[tuple[Query, Feedback]] = field(default_factory=list)
+    x0: NDArray[np.float64] | None = None
+    seed: Any = None
 
     def column(self, name: str) -> NDArray[np.float64]:
         return np.array([h.get(name, np.nan) for h in self.history], dtype=np.float64)
