@@ -17,6 +17,7 @@ answers and ends identical to the uninterrupted run.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import pickle
@@ -111,19 +112,31 @@ class Journal:
             self._fh = open(self.path, "w", encoding="utf-8")
             self._fh.write(json.dumps(header) + "\n")
             self._fh.flush()
+        # told queries replay in order; truncated batches and final evaluations ("extras") are
+        # looked up by their points, so a resumed run reuses them wherever they fall
+        self._main = [r for r in self.records if not r.get("partial") and r.get("tag") != "final"]
+        self._extra: dict[str, dict[str, Any]] = {}
+        for r in self.records:
+            if r.get("partial") or r.get("tag") == "final":
+                pts = decode_array(r["points"])
+                self._extra[_digest(pts)] = r
+        self._prefix_sizes = sorted({int(r["points"]["shape"][0]) for r in self._extra.values()})
         self._cursor = 0
 
     # -- replay -----------------------------------------------------------------------------------
     @property
     def pending(self) -> int:
-        """Answered queries not yet replayed."""
-        return len(self.records) - self._cursor
+        """Journaled queries that may still be replayed."""
+        return len(self._main) - self._cursor + len(self._extra)
 
-    def replay_answer(self, query: Query, partial: bool = False) -> NDArray[Any] | None:
+    def replay_answer(self, query: Query) -> NDArray[Any] | None:
         """The journaled answer to ``query`` if the journal has one, else ``None``."""
-        if self._cursor >= len(self.records):
+        if self._cursor >= len(self._main):
+            rec = self._extra.get(_digest(query.points)) if self._extra else None
+            if rec is not None and rec.get("kind") == query.kind:
+                return decode_array(rec["answer"])
             return None
-        rec = self.records[self._cursor]
+        rec = self._main[self._cursor]
         pts = decode_array(rec["points"])
         if rec.get("kind") != query.kind or pts.shape != query.points.shape or not np.array_equal(
             pts, query.points
@@ -135,6 +148,18 @@ class Journal:
             )
         self._cursor += 1
         return decode_array(rec["answer"])
+
+    def prefix_answer(self, query: Query) -> tuple[int, NDArray[Any]] | None:
+        """``(k, answers)`` when the first ``k`` points of ``query`` were answered as a truncated
+        batch before (the longest such prefix), else ``None``."""
+        if query.kind != "values" or self._cursor < len(self._main):
+            return None
+        for k in reversed(self._prefix_sizes):
+            if k < query.n:
+                rec = self._extra.get(_digest(query.points[:k]))
+                if rec is not None:
+                    return k, decode_array(rec["answer"])
+        return None
 
     # -- writing ----------------------------------------------------------------------------------
     def append(self, query: Query, answer: Any, **extra: Any) -> None:
@@ -154,7 +179,6 @@ class Journal:
         self._fh.write(json.dumps(rec) + "\n")
         self._fh.flush()  # before the next query is sent
         self.records.append({"i": rec["i"]})  # keep memory small: content lives on disk
-        self._cursor = len(self.records)
 
     def checkpoint(self, step: int, payload: dict[str, Any]) -> None:
         if step % self.checkpoint_every:
@@ -191,6 +215,10 @@ def iter_answers(directory: str | os.PathLike[str]) -> Iterator[tuple[Query, NDA
             tag=rec.get("tag", ""),
         )
         yield q, decode_array(rec["answer"])
+
+
+def _digest(points: NDArray[Any]) -> str:
+    return hashlib.sha1(np.ascontiguousarray(points, dtype=np.float64).tobytes()).hexdigest()
 
 
 def _short(v: Any) -> str:

@@ -176,22 +176,38 @@ def _run(ev: Any, strategy: Any, x0: Any, key: Key, budget: Budget, space: Any,
     bar = ProgressBar(total, unit) if show else None
 
     def answer(query: Query, partial: bool = False) -> NDArray[Any]:
-        if jr is not None and jr.pending:
+        if jr is None:
+            return ev.evaluate(query)  # type: ignore[no-any-return]
+        pre = None
+        if jr.pending:
             raw = jr.replay_answer(query)
             if raw is not None:
                 stats.replayed += query.n
                 return raw
-        raw = ev.evaluate(query)
-        if jr is not None:
-            jr.append(query, raw, partial=partial)
+            pre = jr.prefix_answer(query)
+        if pre is not None:  # the head was answered as a truncated batch: send only the rest
+            k, head = pre
+            rest = Query(query.points[k:], query.key.shifted(k), "values", tag=query.tag)
+            raw = np.concatenate([head, ev.evaluate(rest)])
+            stats.replayed += k
+        else:
+            raw = ev.evaluate(query)
+        jr.append(query, raw, partial=partial)
         return raw
 
-    def observe(points: NDArray[np.float64], vals: NDArray[np.float64]) -> None:
+    known: list[tuple[NDArray[np.float64], float]] = []  # best told point, last batch's points
+
+    def observe(points: NDArray[np.float64], vals: NDArray[np.float64], told: bool = False) -> None:
         nonlocal f_min, x_best
         fin = np.where(np.isfinite(vals), vals, np.inf)
         i = int(np.argmin(fin))
         if fin[i] < f_min:
             f_min, x_best = float(fin[i]), points[i]
+        if told:
+            if not known or fin[i] < known[0][1]:
+                known[:1] = [(points[i], float(fin[i]))]
+            del known[1:]
+            known.append((points, vals))  # type: ignore[arg-type]
 
     try:
         while True:
@@ -218,7 +234,7 @@ def _run(ev: Any, strategy: Any, x0: Any, key: Key, budget: Budget, space: Any,
             raw = answer(query)
             if query.kind == "values":
                 vals = raw if sign > 0 else -raw
-                observe(query.points, vals)
+                observe(query.points, vals, told=True)
                 feedback: Values | Ranking = Values(vals)
             else:
                 feedback = Ranking(raw)
@@ -245,8 +261,9 @@ def _run(ev: Any, strategy: Any, x0: Any, key: Key, budget: Budget, space: Any,
     x = np.array(strategy.recommend(state), dtype=np.float64)
     fun = math.nan
     if value_oracle and not stop.get("interrupted"):
-        if np.isfinite(f_min) and np.array_equal(x, x_best):
-            fun = f_min
+        seen = _known_value(x, x_best, f_min, known)
+        if seen is not None:
+            fun = seen
         else:
             q = Query(x[None, :], key.fold_in(_FINAL_KEY), "values", tag="final")
             v = sign * float(answer(q)[0])
@@ -267,6 +284,21 @@ def _run(ev: Any, strategy: Any, x0: Any, key: Key, budget: Budget, space: Any,
         stop=stop, trace=trace, ledger=ledger, seed=key.seed, sense=sense, seconds=seconds,
         strategy=strategy_config(strategy)["name"],
     )
+
+
+def _known_value(x: NDArray[np.float64], x_best: NDArray[np.float64], f_min: float,
+                 known: list[Any]) -> float | None:
+    """The value of ``x`` if it was evaluated as the best point or in the last told batch."""
+    if np.isfinite(f_min) and np.array_equal(x, x_best):
+        return f_min
+    if known:
+        if np.array_equal(x, known[0][0]) and np.isfinite(known[0][1]):
+            return float(known[0][1])
+        pts, vals = known[-1]
+        hit = np.flatnonzero(np.all(pts == x, axis=1))
+        if hit.size and np.isfinite(vals[hit[0]]):
+            return float(vals[hit[0]])
+    return None
 
 
 _MESSAGES = {
