@@ -47,6 +47,8 @@ def _flags_config(a: argparse.Namespace) -> dict[str, Any]:
         "budget": {"max_queries": a.budget},
         "seed": a.seed,
     }
+    if a.x0 is not None:
+        cfg["x0"] = parse_value(a.x0)
     for item in a.opt or []:
         k, sep, v = item.partition("=")
         if not sep:
@@ -153,6 +155,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--opt", action="append", metavar="KEY=VALUE", help="strategy option")
     r.add_argument("--budget", type=int, help="max points evaluated")
     r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--x0", help="initial point: one number (every coordinate) or a JSON list")
     r.add_argument("--space", help="box:LO:HI, ball:R[:P] or simplex")
     r.add_argument("--journal", help="journal directory (resumes if it exists)")
     r.add_argument("--json", action="store_true", help="print the result as JSON")

@@ -4,7 +4,7 @@ A config file::
 
     seed = 0
     journal = "runs/rastrigin"        # optional
-    x0 = [1.0, 1.0]                   # optional with a bounded space
+    x0 = [1.0, 1.0]                   # or one number for every coordinate; optional with a bounded space
     backend = "local"                 # or "ray" (with workers = N)
 
     [oracle]
@@ -90,6 +90,16 @@ def _space(cfg: dict[str, Any] | None, dim: int) -> Any:
     raise ConfigError(f"[space].type must be 'box', 'ball' or 'simplex', got {kind!r}")
 
 
+def _x0(x0: Any, dim: int) -> Any:
+    if x0 is None:
+        return None
+    try:
+        x = np.asarray(x0, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ConfigError(f"x0 must be a number or a list of {dim} numbers, got {x0!r}") from None
+    return np.full(dim, float(x)) if x.ndim == 0 else x
+
+
 def build_run(cfg: dict[str, Any]) -> dict[str, Any]:
     """Validate a config dict and return keyword arguments for :func:`blackbox.minimize`."""
     unknown = set(cfg) - _TOP
@@ -114,7 +124,7 @@ def build_run(cfg: dict[str, Any]) -> dict[str, Any]:
     return {
         "oracle": OracleSpec(target, ocfg),
         "strategy": scfg,
-        "x0": None if cfg.get("x0") is None else np.asarray(cfg["x0"], dtype=np.float64),
+        "x0": _x0(cfg.get("x0"), dim),
         "seed": seed,
         "budget": Budget.coerce(dict(bcfg)),
         "space": _space(cfg.get("space"), dim),

@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterator, TypeVar
 
 from blackbox.errors import RegistryError, UnknownNameError
 
-__all__ = ["ORACLES", "STRATEGIES", "Registry", "register_oracle", "register_strategy"]
+__all__ = ["ORACLES", "Registry", "STRATEGIES", "register_oracle", "register_strategy"]
 
 T = TypeVar("T")
 

@@ -1,0 +1,68 @@
+"""The blackbox command: run (flags and TOML), resume, plot, errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from blackbox.cli import main
+
+
+def test_run_with_flags_prints_json(capsys):
+    rc = main(["run", "--oracle", "sphere", "--dim", "4", "--strategy", "random_search",
+               "--opt", "popsize=5", "--budget", "300", "--seed", "1", "--x0", "1", "--json"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["nfev"] <= 300 and out["fun"] < 4.0 and len(out["x"]) == 4
+    assert out["ledger"]["sphere"]["points"] == out["nfev"]
+
+
+def test_run_config_resume_and_plot(tmp_path, capsys):
+    cfg = tmp_path / "run.toml"
+    journal = tmp_path / "journal"
+    cfg.write_text(
+        f"""
+seed = 2
+journal = "{journal}"
+[oracle]
+name = "rastrigin"
+dim = 3
+[strategy]
+name = "random_search"
+sigma = 0.3
+[budget]
+max_queries = 400
+[space]
+type = "box"
+lower = -2.0
+upper = 2.0
+"""
+    )
+    assert main(["run", str(cfg), "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert (journal / "journal.jsonl").exists() and (journal / "convergence.png").stat().st_size > 1000
+    assert main(["resume", str(journal), "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["x"] == first["x"] and again["ledger"]["rastrigin"]["points"] == 0
+    assert again["ledger"]["rastrigin"]["replayed"] == first["nfev"]
+    assert main(["plot", str(journal), "--out", str(tmp_path / "c.png")]) == 0
+    assert (tmp_path / "c.png").stat().st_size > 1000
+
+
+def test_bad_config_is_a_clear_error(tmp_path, capsys):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text('[oracle]\nname = "sphere"\ndim = 2\n[strategy]\nname = "random_search"\n')
+    assert main(["run", str(cfg)]) == 2
+    assert "[budget] is required" in capsys.readouterr().err
+    cfg.write_text('[oracle]\nname = "sphere"\n[strategy]\nname = "x"\n[budget]\nmax_queries=1\n')
+    assert main(["run", str(cfg)]) == 2
+    assert "[oracle] needs 'dim'" in capsys.readouterr().err
+    assert main(["resume", str(tmp_path)]) == 2
+    assert "has no run.json" in capsys.readouterr().err
+
+
+def test_console_script_entry_point():
+    out = subprocess.run([sys.executable, "-m", "blackbox.cli", "--help"], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0 and "demo" in out.stdout and "bench" in out.stdout
