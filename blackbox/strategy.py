@@ -186,10 +186,21 @@ class BaseStrategy(Generic[S]):
 
     @staticmethod
     def _replace(state: S, updates: dict[str, Any]) -> S:
+        """A copy of ``state`` with ``updates`` (arrays frozen); a cheap ``dataclasses.replace``."""
         for v in updates.values():
-            if isinstance(v, np.ndarray):
-                freeze(v)
-        return dataclasses.replace(state, **updates)
+            if isinstance(v, np.ndarray) and v.flags.writeable:
+                v.flags.writeable = False
+        try:
+            new = object.__new__(type(state))
+            d = new.__dict__
+        except AttributeError:  # a slotted state: take the general path
+            return dataclasses.replace(state, **updates)
+        d.update(state.__dict__)
+        for k in updates:
+            if k not in d:
+                raise TypeError(f"{type(state).__name__} has no field {k!r}")
+        d.update(updates)
+        return new
 
     def _init(self, x0: Array, key: Key) -> S:  # pragma: no cover - abstract
         raise NotImplementedError
