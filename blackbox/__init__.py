@@ -33,8 +33,6 @@ from blackbox.strategy import BaseStrategy, StrategyState
 __version__ = "0.1.0"
 
 __all__ = [
-    "ORACLES",
-    "STRATEGIES",
     "Ball",
     "BaseStrategy",
     "BlackboxError",
@@ -43,6 +41,7 @@ __all__ = [
     "ConfigError",
     "Key",
     "Ledger",
+    "ORACLES",
     "Optimizer",
     "OracleError",
     "OracleSpec",
@@ -52,6 +51,7 @@ __all__ = [
     "RankingOracle",
     "Result",
     "RunSpec",
+    "STRATEGIES",
     "Simplex",
     "StrategyState",
     "Trace",
