@@ -1,7 +1,8 @@
 """Evaluators: how a :class:`~blackbox.query.Query` reaches an oracle.
 
-An evaluator has ``dim``, ``sense``, ``name``, ``can_value``, ``can_rank`` (what the oracle
-behind it is and answers), ``evaluate(query) -> raw`` (``(n,)`` float64 values in the *oracle's* sense for
+An evaluator has ``dim``, ``sense``, ``name``, ``can_value``, ``can_rank``, ``own_rank`` (what
+the oracle behind it is and answers; ``own_rank`` is False when rankings are made by sorting its
+values, which the runner then does itself so the values reach the ledger and ``f_best``), ``evaluate(query) -> raw`` (``(n,)`` float64 values in the *oracle's* sense for
 value queries, ``(g, k')`` int64 order for ranking queries), counts into the
 :class:`~blackbox.budget.OracleStats` it was given, and ``close()``. :class:`LocalEvaluator`
 calls the oracle in-process; ``blackbox.ray_runner.RayEvaluator`` splits batches over actors
@@ -54,6 +55,7 @@ class LocalEvaluator:
         self.name = oracle_name(oracle)
         self.can_value = can_value(oracle)
         self.can_rank = can_rank(oracle)
+        self.own_rank = callable(getattr(oracle, "rank", None))
 
     def evaluate(self, query: Query) -> NDArray[Any]:
         t0 = time.perf_counter()

@@ -241,6 +241,7 @@ class RayEvaluator:
         self.can_value: bool = info["can_value"]
         self.can_rank: bool = info["can_rank"]
         self._own_rank: bool = info["own_rank"]
+        self.own_rank = self._own_rank
 
     # -- actors -----------------------------------------------------------------------------
     def _check_fits(self, address: str | None) -> None:

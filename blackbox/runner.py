@@ -22,7 +22,7 @@ from blackbox.errors import ConfigError, FeedbackError, JournalMismatchError
 from blackbox.evaluate import LocalEvaluator
 from blackbox.journal import Journal, encode_array
 from blackbox.keys import Key, as_key
-from blackbox.oracle import OracleSpec
+from blackbox.oracle import OracleSpec, rank_by_values
 from blackbox.progress import ProgressBar
 from blackbox.query import Query, Ranking, Values
 from blackbox.result import Result, Trace
@@ -231,7 +231,14 @@ def _run(ev: Any, strategy: Any, x0: Any, key: Key, budget: Budget, space: Any,
                     nfev += room
                 stop["max_queries"] = True
                 break
-            raw = answer(query)
+            if query.kind == "ranking" and value_oracle and not ev.own_rank:
+                # rank by values here: the values are journaled, counted and observed
+                vq = Query(query.points, query.key, "values", tag=query.tag)
+                raw_vals = answer(vq)
+                observe(query.points, raw_vals if sign > 0 else -raw_vals, told=True)
+                raw = rank_by_values(raw_vals, query.groups, query.top, sense)
+            else:
+                raw = answer(query)
             if query.kind == "values":
                 vals = raw if sign > 0 else -raw
                 observe(query.points, vals, told=True)
