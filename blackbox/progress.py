@@ -43,7 +43,8 @@ class ProgressBar:
         else:
             head = f"{done:.0f} {self.unit}"
         pre = f"{self.label} " if self.label else ""
-        self.stream.write(f"\r{pre}{head}  best {best:.4g}  {el:.1f}s ")
+        b = f"best {best:.4g}" if best == best and abs(best) != float("inf") else "best n/a"
+        self.stream.write(f"\r{pre}{head}  {b}  {el:.1f}s ")
         self.stream.flush()
         self._shown = True
 

@@ -1,0 +1,29 @@
+"""Every example runs end to end with its small default budget."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(script: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(ROOT / "examples" / script), *args],
+                          capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+def test_preference_example_reduces_regret_from_rankings_only():
+    out = run("preference.py", "--budget", "3000")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "regret before" in out.stdout
+
+
+def test_attack_example_misclassifies():
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    out = run("attack.py", "--budget", "1500")
+    assert out.returncode == 0, out.stderr[-2000:]
