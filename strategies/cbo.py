@@ -67,21 +67,28 @@ def consensus(X: Array, E: Array, alpha: Array) -> Array:
     return np.where(s > 0, c, X.mean(axis=1))  # a system with no finite value: plain mean
 
 
-def ess_alpha(E: Array, eta: float = 0.5, hi: float = 1e5, iters: int = 15, tol: float = 1e-2) -> Array:
-    """Alpha with effective sample size ``(sum w)^2 / sum w^2 = eta N`` per system (bisection)."""
-    E = np.where(np.isfinite(E), E, np.nan)
-    E = np.where(np.isnan(E), np.nanmax(np.where(np.isnan(E), -np.inf, E), axis=1, keepdims=True) + 1e3, E)
+def ess_alpha(E: Array, eta: float = 0.5, lo: float = 1e-5, hi: float = 1e5, iters: int = 40,
+              tol: float = 1e-2) -> Array:
+    """Alpha with effective sample size ``(sum w)^2 / sum w^2 = eta N`` per system.
+
+    Bisection as CBXpy's ``effective_sample_size`` scheduler, but on ``log alpha`` over
+    ``[lo, hi]``: CBXpy's 15 linear steps over ``[0, 1e5]`` resolve alpha only to about 3, too
+    coarse for energies of order 1-10.
+    """
+    fin = np.isfinite(E)
+    worst = np.max(np.where(fin, E, -np.inf), axis=1, keepdims=True)
+    E = np.where(fin, E, np.where(np.isfinite(worst), worst, 0.0) + 1e3)
+    E = E - E.min(axis=1, keepdims=True)
     n = E.shape[1]
-    lo_a, hi_a = np.zeros(E.shape[0]), np.full(E.shape[0], hi)
-    mid = hi_a
+    a, b = np.full(E.shape[0], np.log(lo)), np.full(E.shape[0], np.log(hi))
     for _ in range(iters):
-        mid = 0.5 * (lo_a + hi_a)
-        gap = np.exp(2 * logsumexp(-mid[:, None] * E, axis=1) - logsumexp(-2 * mid[:, None] * E, axis=1)) - eta * n
+        mid = 0.5 * (a + b)
+        al = np.exp(mid)[:, None]
+        gap = np.exp(2 * logsumexp(-al * E, axis=1) - logsumexp(-2 * al * E, axis=1)) - eta * n
         if np.all(np.abs(gap) < tol):
             break
-        lo_a = np.where(gap > 0, mid, lo_a)
-        hi_a = np.where(gap > 0, hi_a, mid)
-    return mid
+        a, b = np.where(gap > 0, mid, a), np.where(gap > 0, b, mid)
+    return np.exp(0.5 * (a + b))
 
 
 @dataclass(frozen=True, eq=False)
