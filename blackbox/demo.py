@@ -17,7 +17,6 @@ import numpy as np
 
 from blackbox.budget import Budget
 from blackbox.runner import minimize
-from blackbox.spaces import Box
 from oracles.functions import Quadratic, Rastrigin
 
 __all__ = ["DEMOS", "run_demo"]
@@ -29,9 +28,9 @@ def DEMOS(quick: bool = False) -> list[dict[str, Any]]:
             name="cbo-rastrigin-20d",
             oracle=Rastrigin(dim=20),
             strategy={"name": "cbo", "N": 40, "noise": "anisotropic", "sigma": 10.1,
-                      "lam": 1.0, "alpha": 30.0, "dt": 0.01},
-            x0=None,
-            space=Box(-3.0, 3.0, dim=20),
+                      "lamda": 1.0, "alpha": 30.0, "dt": 0.01, "init_bounds": (-3.0, 3.0)},
+            x0=np.full(20, 2.5),  # unused by CBO: particles start uniform in init_bounds
+            space=None,
             budget=Budget(max_queries=40 * (1000 if quick else 5000)),
         ),
         dict(

@@ -66,3 +66,11 @@ def test_console_script_entry_point():
     out = subprocess.run([sys.executable, "-m", "blackbox.cli", "--help"], capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 0 and "demo" in out.stdout and "bench" in out.stdout
+
+
+def test_demo_quick_runs_and_writes_the_plot(tmp_path, capsys):
+    assert main(["demo", "--quick", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "cbo-rastrigin-20d" in out and "zo_sgd-quadratic-50d" in out
+    assert (tmp_path / "convergence.png").stat().st_size > 5000
+    assert (tmp_path / "cbo-rastrigin-20d" / "journal.jsonl").exists()
