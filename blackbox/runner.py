@@ -27,7 +27,7 @@ from blackbox.progress import ProgressBar
 from blackbox.query import Query, Ranking, Values
 from blackbox.result import Result, Trace
 from blackbox.spaces import as_space
-from blackbox.strategy import check_x0, resolve_strategy, strategy_config
+from blackbox.strategy import BaseStrategy, check_x0, resolve_strategy, strategy_config
 
 __all__ = ["StepInfo", "minimize", "replay"]
 
@@ -196,6 +196,8 @@ def _run(ev: Any, strategy: Any, x0: Any, key: Key, budget: Budget, space: Any,
         return raw
 
     known: list[tuple[NDArray[np.float64], float]] = []  # best told point, last batch's points
+    last: list[Any] = []
+    tracked = isinstance(strategy, BaseStrategy) and strategy.feedback == "values"
 
     def observe(points: NDArray[np.float64], vals: NDArray[np.float64], told: bool = False) -> None:
         nonlocal f_min, x_best
@@ -241,11 +243,16 @@ def _run(ev: Any, strategy: Any, x0: Any, key: Key, budget: Budget, space: Any,
                 raw = answer(query)
             if query.kind == "values":
                 vals = raw if sign > 0 else -raw
-                observe(query.points, vals, told=True)
+                if tracked:  # the strategy base tracks the best told point: read it after tell
+                    last[:] = [(query.points, vals)]
+                else:
+                    observe(query.points, vals, told=True)
                 feedback: Values | Ranking = Values(vals)
             else:
                 feedback = Ranking(raw)
             state, metrics = strategy.tell(new_state, query, feedback)
+            if tracked and state.f_best < f_min:
+                f_min, x_best = state.f_best, state.x_best
             nit += 1
             nfev += n
             el = time.perf_counter() - t0
@@ -266,6 +273,8 @@ def _run(ev: Any, strategy: Any, x0: Any, key: Key, budget: Budget, space: Any,
         stop["interrupted"] = True
 
     x = np.array(strategy.recommend(state), dtype=np.float64)
+    if tracked and last:
+        known[:] = [(state.x_best, float(state.f_best)), last[0]]
     fun = math.nan
     if value_oracle and not stop.get("interrupted"):
         seen = _known_value(x, x_best, f_min, known)

@@ -152,16 +152,19 @@ class BaseStrategy(Generic[S]):
                 raise FeedbackError(f"{type(self).__name__} needs values, got a Ranking")
             raw = feedback.values if isinstance(feedback, Values) else feedback
             vals = Values.check(raw, query.n, "feedback")
-            finite = np.isfinite(vals)
-            if not finite.all():
+            failures = 0
+            if not np.isfinite(vals).all():
+                finite = np.isfinite(vals)
+                failures = int(vals.size - np.count_nonzero(finite))
                 vals = np.where(finite, vals, np.inf)
             updates, metrics = self._tell(state, query, vals)
             if vals.size:
-                i = int(np.argmin(vals))
+                i = int(vals.argmin())
                 if vals[i] < state.f_best:
                     updates.setdefault("x_best", query.points[i].copy())
                     updates.setdefault("f_best", float(vals[i]))
-            metrics.setdefault("failures", int((~finite).sum()))
+            if failures:
+                metrics["failures"] = failures
         else:
             if isinstance(feedback, Values):
                 raise FeedbackError(f"{type(self).__name__} needs a Ranking, got Values")

@@ -57,9 +57,11 @@ def combine(values: Array, U: Array, mu: float, difference: str, kind: str) -> A
     else:
         diff = (values[1:] - values[0]) / mu
     ok = np.isfinite(diff)
+    scale = float(d) if kind == "sphere" else 1.0
+    if ok.all():  # the common case: no failed terms
+        return (diff @ U) * (1.0 if kind == "coordinate" else scale / q)
     if kind == "coordinate":  # one term per coordinate: a failed coordinate reads 0
         return np.where(ok, diff, 0.0) @ U
     if not ok.any():
         return np.zeros(d)
-    scale = float(d) if kind == "sphere" else 1.0
     return scale * (diff[ok] @ U[ok]) / ok.sum()

@@ -28,6 +28,7 @@ References:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +46,7 @@ __all__ = ["ZOSGD", "ZOSGDState"]
 
 Array = NDArray[np.float64]
 _UPDATES = ("sgd", "momentum", "adam", "sign", "conservative")
+_TRANSFORMS: dict[tuple[Any, ...], transforms.Transform] = {}  # built once per configuration
 
 
 @dataclass(frozen=True, eq=False)
@@ -112,13 +114,19 @@ class ZOSGD(BaseStrategy[ZOSGDState]):
 
     @property
     def _transform(self) -> transforms.Transform:
-        if self.update == "momentum":
-            return transforms.momentum(self.beta)
-        if self.update == "adam":
-            return transforms.adam(self.b1, self.b2, self.eps)
-        if self.update == "sign":
-            return transforms.sign()
-        return transforms.sgd()
+        spec = (self.update, self.beta, self.b1, self.b2, self.eps)
+        tr = _TRANSFORMS.get(spec)
+        if tr is None:
+            if self.update == "momentum":
+                tr = transforms.momentum(self.beta)
+            elif self.update == "adam":
+                tr = transforms.adam(self.b1, self.b2, self.eps)
+            elif self.update == "sign":
+                tr = transforms.sign()
+            else:
+                tr = transforms.sgd()
+            _TRANSFORMS[spec] = tr
+        return tr
 
     def _init(self, x0: Array, key: Key) -> ZOSGDState:
         if self.coord_mask is not None and (
@@ -150,7 +158,7 @@ class ZOSGD(BaseStrategy[ZOSGDState]):
             raise ConfigError("ZOSGD.tell got feedback for a query it did not ask")
         g = estimators.combine(values, state.U, self.mu, self.difference, self.estimator)
         lr = self._lr(state)
-        metrics = {"grad_norm": float(np.linalg.norm(g)), "lr": lr}
+        metrics = {"grad_norm": math.sqrt(float(g @ g)), "lr": lr}
         if self.update == "conservative":
             return {"g": g, "U": None}, metrics
         step, opt = self._transform.update(g, state.opt, lr)
