@@ -210,13 +210,21 @@ class CBO(BaseStrategy[CBOState]):
                 pos = 0
             batch = perm[:, pos:pos + b]
             upd = {"perm": perm, "pos": pos + b}
-        pts = np.take_along_axis(state.X, batch[:, :, None], axis=1).reshape(M * b, d)
+        if b == N:
+            pts = state.X.reshape(M * N, d)
+        else:
+            pts = np.take_along_axis(state.X, batch[:, :, None], axis=1).reshape(M * b, d)
         upd.update(batch=np.ascontiguousarray(batch), noise_key=key)
         return self._query(pts, key, tag="particles"), upd
 
+    @staticmethod
+    def _take(X: Array, batch: Array) -> Array:
+        if batch.shape[1] == X.shape[1]:
+            return X  # the full batch: no copy
+        return np.take_along_axis(X, batch[:, :, None], axis=1)
+
     def _consensus(self, state: CBOState, E: Array) -> Array:
-        Xb = np.take_along_axis(state.X, state.batch[:, :, None], axis=1)
-        return consensus(Xb, E, state.alpha)
+        return consensus(self._take(state.X, state.batch), E, state.alpha)
 
     def _tell(self, state: CBOState, query: Query, values: Array) -> tuple[dict[str, Any], dict[str, Any]]:
         if state.batch is None:
@@ -231,7 +239,8 @@ class CBO(BaseStrategy[CBOState]):
 
     def _move(self, state: CBOState, E: Array, fc: Array | None, extra: int) -> tuple[dict[str, Any], dict[str, Any]]:
         X, batch, M = state.X, state.batch, state.X.shape[0]
-        Xb = np.take_along_axis(X, batch[:, :, None], axis=1)  # (M, b, d)
+        Xb = self._take(X, batch)  # (M, b, d)
+        full = Xb is X
         c = consensus(Xb, E, state.alpha)
         i = np.argmin(E, axis=1)
         fbest = E[np.arange(M), i]
@@ -241,15 +250,16 @@ class CBO(BaseStrategy[CBOState]):
         moving = Xb if self.partial else X
         drift = moving - c[:, None, :]
         xi = state.noise_key.numpy().standard_normal(drift.shape)
+        dist = np.sqrt(np.einsum("mnd,mnd->mn", drift, drift))  # (M, n) distances to consensus
         if self.noise == "anisotropic":
             noise = drift * xi
         else:
-            noise = np.linalg.norm(drift, axis=-1, keepdims=True) * xi
+            noise = dist[..., None] * xi
         gate = 1.0
         if self.correction is not None:
             fc_ = fc if fc is not None else None
-            Eg = E if self.partial else np.full(X.shape[:2], np.inf)
-            if not self.partial:
+            Eg = E if self.partial or full else np.full(X.shape[:2], np.inf)
+            if not (self.partial or full):
                 np.put_along_axis(Eg, batch, E, axis=1)
             if self.correction == "heaviside":
                 gate = (Eg - fc_[:, None] > 0).astype(float)[..., None]
@@ -258,7 +268,7 @@ class CBO(BaseStrategy[CBOState]):
         moved = moving - self.lamda * self.dt * gate * drift + self.sigma * np.sqrt(self.dt) * noise
         if self.space is not None:
             moved = self.space.project(moved)
-        if self.partial:
+        if self.partial and not full:
             newX = X.copy()
             np.put_along_axis(newX, batch[:, :, None], moved, axis=1)
         else:
@@ -273,6 +283,6 @@ class CBO(BaseStrategy[CBOState]):
                "noise_key": None, "pending": None, "evals": state.evals + batch.shape[1] + extra,
                "x": best_x[k].copy()}
         metrics = {"best": float(best_f[k]), "alpha": float(alpha.mean()),
-                   "spread": float(np.mean(np.linalg.norm(X - c[:, None, :], axis=-1))),
+                   "spread": float(dist.mean()),
                    "evals_per_system": state.evals + batch.shape[1] + extra}
         return upd, metrics
