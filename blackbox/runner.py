@@ -295,7 +295,8 @@ def _run(ev: Any, strategy: Any, x0: Any, key: Key, budget: Budget, space: Any,
     msg = "; ".join(_MESSAGES[k] for k in stop) or "finished"
     return Result(
         x=x, fun=sign * fun if not math.isnan(fun) else math.nan,
-        x_best=np.array(x_best), f_best=sign * f_min if value_oracle else math.nan,
+        x_best=np.array(x_best),
+        f_best=sign * f_min if value_oracle and math.isfinite(f_min) else math.nan,
         nfev=nfev, nit=nit, success=not stop.get("interrupted", False), message=msg,
         stop=stop, trace=trace, ledger=ledger, seed=key.seed, sense=sense, seconds=seconds,
         strategy=strategy_config(strategy)["name"],

@@ -1,0 +1,212 @@
+"""The model-API client and oracle against a real server on 127.0.0.1 (faults from its flags;
+dropped connections, which a live server cannot produce on demand, through an httpx transport)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import textwrap
+
+import httpx
+import numpy as np
+import pytest
+
+from blackbox import Budget, minimize
+from blackbox.errors import ConfigError, OracleHTTPError
+from oracles.http import ModelAPIOracle, OpenAIClient
+from oracles.prompt_tasks import REVIEWS, render_example, soft_prompt_oracle
+from oracles.toy_lm import HIDDEN, ToyLM
+
+pytestmark = pytest.mark.http
+SECRET = "sk-test-0123456789abcdefSECRET"
+
+
+def in_process(points: np.ndarray) -> np.ndarray:
+    lm = ToyLM()
+    out = []
+    for p in points:
+        soft = p.reshape(-1, HIDDEN).mean(axis=0)
+        losses = []
+        for text, label in REVIEWS:
+            _, lps = lm.score(render_example(text, label), soft)
+            losses.append(-sum(lps[-(len(label) + 1):]))
+        out.append(np.mean(losses))
+    return np.array(out)
+
+
+def points(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((n, 2 * HIDDEN)) * 0.5
+
+
+def test_values_through_http_equal_in_process_values(server):
+    oracle = soft_prompt_oracle(server.base)
+    P = points(6)
+    np.testing.assert_allclose(oracle.values(P), in_process(P), rtol=1e-12)
+    oracle.close()
+
+
+def test_faults_429_500_timeouts_are_retried_and_every_value_is_right(faulty_server):
+    faulty_server.reset()
+    client = OpenAIClient(faulty_server.base, max_concurrency=32, timeout=1.0, max_retries=12,
+                          backoff=(0.01, 0.2))
+    oracle = soft_prompt_oracle(faulty_server.base)
+    oracle.client = client
+    for o in oracle._oracles:
+        o.client = client
+    P = points(50, seed=1)  # 50 points x 4 examples = 200 requests
+    vals = oracle.values(P)
+    np.testing.assert_allclose(vals, in_process(P), rtol=1e-12)
+    st = faulty_server.stats()["statuses"]
+    assert st.get("429", 0) > 0 and st.get("500", 0) > 0
+    retries = client.stats.retries
+    assert retries >= st.get("429", 0) + st.get("500", 0)
+    assert client.stats.requests == 200 + retries
+    client.close()
+
+
+class Drop(httpx.AsyncBaseTransport):
+    """Forwards to the real server but drops every third connection attempt."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.n = 0
+
+    async def handle_async_request(self, request):
+        self.n += 1
+        if self.n % 3 == 0:
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+        return await self.inner.handle_async_request(request)
+
+
+def test_dropped_connections_are_retried_and_counted_in_the_ledger(server):
+    client = OpenAIClient(server.base, transport=Drop(), backoff=(0.001, 0.01))
+    oracle = ModelAPIOracle(client, lambda p: {"prompt": f"x={p[0]:.3f}", "echo": True,
+                                               "logprobs": 1, "max_tokens": 0},
+                            lambda p, r: -sum(r["choices"][0]["logprobs"]["token_logprobs"][1:]),
+                            dim=1, endpoint="completions", name="api")
+    res = minimize(oracle, {"name": "random_search", "popsize": 8}, [0.0], budget=64,
+                   progress=False)
+    st = res.ledger.oracles["api"]
+    assert st.failures == 0 and st.retries > 0 and st.requests == st.points + st.retries
+    client.close()
+
+
+def test_a_request_failing_after_all_retries_is_a_failure_not_a_crash(server):
+    client = OpenAIClient(server.base, max_retries=1, backoff=(0.001, 0.001))
+    bad = ModelAPIOracle(client, lambda p: {"prompt": 5}, lambda p, r: 0.0, dim=1,
+                         endpoint="completions", name="bad")
+    res = minimize(bad, {"name": "random_search", "popsize": 4}, [0.0], budget=12,
+                   progress=False)
+    assert res.ledger.oracles["bad"].failures == res.nfev and np.isnan(res.f_best)
+    assert "HTTP 400" in bad.errors[0]
+    with pytest.raises(OracleHTTPError, match="HTTP 400"):
+        client.completions(5)
+    client.close()
+
+
+def test_cache_repeated_run_sends_zero_requests(server, tmp_path):
+    cache = tmp_path / "cache.sqlite"
+    kw = dict(seed=0, budget=Budget(max_queries=40), progress=False)
+    o1 = soft_prompt_oracle(server.base, cache=cache)
+    r1 = minimize(o1, {"name": "zo_sgd", "q": 2}, np.zeros(2 * HIDDEN), **kw)
+    server.reset()
+    o2 = soft_prompt_oracle(server.base, cache=cache)
+    r2 = minimize(o2, {"name": "zo_sgd", "q": 2}, np.zeros(2 * HIDDEN), **kw)
+    assert server.stats()["requests"] == 0
+    st = r2.ledger.oracles["soft_prompt"]
+    assert st.requests == 0 and st.cache_hits == r1.nfev * len(REVIEWS)
+    np.testing.assert_array_equal(r1.x, r2.x)
+
+
+KILLED_WRITER = textwrap.dedent(
+    """
+    import sys
+    from oracles._http_support import ResponseCache
+    c = ResponseCache(sys.argv[1])
+    print("ready", flush=True)
+    i = 0
+    while True:
+        c.put(f"k{i}", {"i": i, "pad": "x" * 500})
+        i += 1
+    """
+)
+
+
+def test_a_cache_whose_writer_was_killed_still_opens(tmp_path):
+    from oracles._http_support import ResponseCache
+
+    path = tmp_path / "c.sqlite"
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(path)], stdout=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    import time
+
+    time.sleep(0.5)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    cache = ResponseCache(path)
+    n = len(cache)
+    assert n > 10 and cache.get("k0") == {"i": 0, "pad": "x" * 500}
+    cache.put("after", {"ok": True})
+    assert cache.get("after") == {"ok": True}
+
+
+def test_rpm_limit_holds_as_measured_by_the_server(server):
+    server.reset()
+    client = OpenAIClient(server.base, rpm=600, max_concurrency=8)  # one start per 0.1 s
+    client.map("/embeddings", [{"input": f"text {i}"} for i in range(8)])
+    ts = np.sort(server.stats()["timestamps"])
+    assert len(ts) == 8
+    assert np.min(np.diff(ts)) >= 0.08  # evenly spaced, no burst (0.1 s less clock jitter)
+    client.close()
+
+
+def test_api_key_never_in_repr_logs_journal_or_pickle(server, tmp_path, caplog, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    caplog.set_level(logging.DEBUG)
+    client = OpenAIClient(server.base, max_retries=2, backoff=(0.001, 0.001))
+    assert client._api_key == SECRET
+    oracle = ModelAPIOracle(client, lambda p: {"input": f"v{p[0]:.2f}"},
+                            lambda p, r: r["data"][0]["embedding"][0], dim=1, endpoint="embeddings")
+    res = minimize(oracle, "random_search", [0.0], budget=30, journal=tmp_path / "j",
+                   progress=False)
+    blobs = [repr(client), repr(oracle), repr(res), caplog.text, str(res.ledger.to_dict())]
+    blobs += [p.read_text(errors="replace") for p in (tmp_path / "j").iterdir() if p.suffix != ".pkl"]
+    assert all(SECRET not in b and SECRET[-12:] not in b for b in blobs)
+    assert "...CRET" in repr(client)
+    client.close()
+
+
+def test_bad_client_config_names_the_field():
+    with pytest.raises(ConfigError, match="base_url must start with http"):
+        OpenAIClient("127.0.0.1:8000")
+    with pytest.raises(ConfigError, match="rpm must be a number > 0"):
+        OpenAIClient("http://127.0.0.1:1/v1", rpm=0)
+    with pytest.raises(ConfigError, match="endpoint must be one of"):
+        ModelAPIOracle(OpenAIClient("http://127.0.0.1:1/v1"), dict, float, dim=1, endpoint="x")
+
+
+def test_client_pickles_without_its_runtime(server):
+    client = OpenAIClient(server.base)
+    client.embeddings("warm up")
+    clone = pickle.loads(pickle.dumps(client))
+    assert clone.embeddings("again")["data"][0]["embedding"]
+    client.close()
+    clone.close()
+
+
+def test_chat_and_embeddings_endpoints(server):
+    client = OpenAIClient(server.base)
+    r = client.chat([{"role": "user", "content": "Say hi"}], logprobs=True, top_logprobs=3,
+                    max_tokens=4)
+    content = r["choices"][0]["logprobs"]["content"]
+    assert len(r["choices"][0]["message"]["content"]) == 4 and len(content[0]["top_logprobs"]) == 3
+    e = client.embeddings(["a", "b"])["data"]
+    assert len(e) == 2 and abs(np.linalg.norm(e[0]["embedding"]) - 1) < 1e-9
+    assert json.dumps(r)
+    client.close()
