@@ -52,10 +52,11 @@ def perturb(x: Array, U: Array, mu: float, difference: str) -> Array:
 def combine(values: Array, U: Array, mu: float, difference: str, kind: str) -> Array:
     """The gradient estimate from the batch's values (``+inf`` terms dropped)."""
     q, d = U.shape
-    if difference == "central":
-        diff = (values[:q] - values[q:]) / (2.0 * mu)
-    else:
-        diff = (values[1:] - values[0]) / mu
+    with np.errstate(invalid="ignore"):  # inf - inf -> nan: a failed term, dropped below
+        if difference == "central":
+            diff = (values[:q] - values[q:]) / (2.0 * mu)
+        else:
+            diff = (values[1:] - values[0]) / mu
     ok = np.isfinite(diff)
     scale = float(d) if kind == "sphere" else 1.0
     if ok.all():  # the common case: no failed terms

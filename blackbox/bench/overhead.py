@@ -49,6 +49,8 @@ def run(quick: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {"dim": d, "steps": steps, "repeats": reps, "cases": []}
     for q in (32, 4):
         lr = 1.0 / (4 * (d + 4) * 10.0)
+        _framework(f, d, q, 50, lr, 1e-3)  # warm-up: imports, registry, first-call caches
+        _hand_loop(A, d, q, 50, lr, 1e-3)
         hand = min(_hand_loop(A, d, q, steps, lr, 1e-3) for _ in range(reps))
         ours = min(_framework(f, d, q, steps, lr, 1e-3) for _ in range(reps))
         case = {"q": q, "points_per_step": 2 * q, "hand_us_per_step": 1e6 * hand / steps,
