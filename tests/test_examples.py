@@ -27,3 +27,12 @@ def test_attack_example_misclassifies():
     pytest.importorskip("sklearn")
     out = run("attack.py", "--budget", "1500")
     assert out.returncode == 0, out.stderr[-2000:]
+
+
+@pytest.mark.http
+def test_prompt_tuning_example_lowers_the_label_loss(tmp_path):
+    out = run("prompt_tuning.py", "--budget", "120", "--workdir", str(tmp_path))
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "mean label loss" in out.stdout
+    again = run("prompt_tuning.py", "--budget", "120", "--workdir", str(tmp_path))
+    assert again.returncode == 0 and "0 queries" in again.stdout  # replayed from the journal
