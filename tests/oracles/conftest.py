@@ -24,7 +24,7 @@ class Server:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "blackbox.cli", "serve", "--port", str(self.port), *flags],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        deadline = time.time() + 60
+        deadline = time.time() + 240
         while time.time() < deadline:
             try:
                 if httpx.get(self.url + "/v1/models", timeout=1).status_code == 200:
@@ -60,5 +60,13 @@ def server():
 def faulty_server():
     s = Server("--fail-429", "0.15", "--fail-500", "0.15", "--fail-timeout", "0.05",
                "--stall", "3", "--retry-after", "0.02", "--seed", "3")
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="session")
+def model_server():
+    """SmolLM2-135M-Instruct and MiniLM, loaded once for the whole session (~20-40 s)."""
+    s = Server("--model", "smollm2", "--embed-model", "minilm")
     yield s
     s.stop()
