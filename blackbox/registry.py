@@ -45,6 +45,7 @@ class Registry:
 
     def register(self, name: str, obj: Any = None, *, info: str = "") -> Any:
         """Register ``obj`` under ``name``; usable as ``@registry.register("name")``."""
+        self._load()  # the built-in names first, so a clash is reported here
         if not isinstance(name, str) or not name:
             raise RegistryError(f"{self.kind} name must be a non-empty string, got {name!r}")
 

@@ -126,13 +126,12 @@ class Quadratic(_TestFunction):
 @register_oracle("rosenbrock")
 @dataclass
 class Rosenbrock(_TestFunction):
-    """``f(x) = sum_i 100 (y_{i+1} - y_i^2)^2 + (1 - y_i)^2`` with ``y = x - shift + 1``.
+    """``f(x) = sum_i 100 (y_{i+1} - y_i^2)^2 + (1 - y_i)^2`` with ``y = x - shift``.
 
     The minimizer is ``shift + 1`` (``1`` without a shift), where ``f = 0``.
     """
 
-    def _f(self, x: Array) -> Array:
-        y = x + 1.0 if self.shift is not None else x
+    def _f(self, y: Array) -> Array:
         return np.sum(100.0 * (y[:, 1:] - y[:, :-1] ** 2) ** 2 + (1.0 - y[:, :-1]) ** 2, axis=1)
 
     @property
