@@ -277,7 +277,7 @@ class CBO(BaseStrategy[CBOState]):
         if self.schedule == "geometric":
             alpha = np.minimum(alpha * self.factor, self.alpha_max)
         elif self.schedule == "ess":
-            alpha = np.minimum(ess_alpha(E, self.eta, self.alpha_max), self.alpha_max)
+            alpha = ess_alpha(E, self.eta, hi=self.alpha_max)
         k = int(np.argmin(best_f))
         upd = {"X": newX, "alpha": alpha, "best_x": best_x, "best_f": best_f, "batch": None,
                "noise_key": None, "pending": None, "evals": state.evals + batch.shape[1] + extra,

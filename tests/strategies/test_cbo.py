@@ -125,3 +125,14 @@ def test_R31_cbxpy_documentation_experiment():
 def test_bad_config_names_the_field(kw, msg):
     with pytest.raises(ConfigError, match=msg):
         CBO(**kw)
+
+
+def test_ess_schedule_sets_alpha_from_the_step_energies():
+    s = CBO(N=30, schedule="ess", eta=0.5)
+    f = Rastrigin(dim=4)
+    state = s.init(np.ones(4), Key(6))
+    q, asked = s.ask(state)
+    E = f.values(q.points)
+    new, _ = s.tell(asked, q, Values(E))
+    w = np.exp(-new.alpha[0] * (E - E.min()))
+    assert abs(w.sum() ** 2 / (w**2).sum() - 15) < 0.5
