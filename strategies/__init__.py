@@ -5,7 +5,7 @@ Optional back-ends (nevergrad, torch) are imported lazily inside the modules tha
 
 import importlib
 
-for _name in ("random_search", "zo_sgd", "zo_ranksgd", "cbo", "zo_frank_wolfe", "nevergrad"):
+for _name in ("random_search", "zo_sgd", "zo_ranksgd", "cbo", "zo_frank_wolfe", "fw_black", "nevergrad"):
     try:
         importlib.import_module(f"strategies.{_name}")
     except ModuleNotFoundError as _exc:  # a module not written yet; never a missing dependency

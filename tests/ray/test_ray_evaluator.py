@@ -80,7 +80,7 @@ def test_failures_counted_like_local(ray_session):
     assert stats.failures == 2
 
 
-STRATS = ["random_search", "cbo", "zo_sgd", "zo_ranksgd", "zo_frank_wolfe"]
+STRATS = ["random_search", "cbo", "zo_sgd", "zo_ranksgd", "zo_fw"]
 
 
 @pytest.mark.ray
