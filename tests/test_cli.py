@@ -74,3 +74,21 @@ def test_demo_quick_runs_and_writes_the_plot(tmp_path, capsys):
     assert "cbo-rastrigin-20d" in out and "zo_sgd-quadratic-50d" in out
     assert (tmp_path / "convergence.png").stat().st_size > 5000
     assert (tmp_path / "cbo-rastrigin-20d" / "journal.jsonl").exists()
+
+
+def test_bench_writes_json_for_every_module(tmp_path, capsys):
+    assert main(["bench", "strategies", "--quick", "--out", str(tmp_path)]) == 0
+    for name in ("overhead", "cbo_vs_cbx", "baselines"):
+        data = json.loads((tmp_path / f"{name}.json").read_text())
+        assert data["benchmark"] == name and data["quick"] is True
+    over = json.loads((tmp_path / "overhead.json").read_text())
+    assert over["ratio"] > 0 and len(over["cases"]) == 2
+    cbo = json.loads((tmp_path / "cbo_vs_cbx.json").read_text())
+    assert cbo["speed"]["N"] == 1000 and 0.0 <= cbo["R3.1"]["ours_success"] <= 1.0
+
+
+def test_bench_http_quick(tmp_path):
+    assert main(["bench", "http", "--quick", "--out", str(tmp_path)]) == 0
+    data = json.loads((tmp_path / "http.json").read_text())
+    assert [r["concurrency"] for r in data["rows"]] == [1, 8, 32]
+    assert all(r["oracle_rps"] > 0 and r["direct_rps"] > 0 for r in data["rows"])
