@@ -22,7 +22,7 @@ from blackbox.errors import FeedbackError
 from blackbox.oracle import can_rank, can_value, oracle_name, oracle_sense, rank_by_values
 from blackbox.query import Query, Ranking, Values
 
-__all__ = ["LocalEvaluator", "evaluate_query"]
+__all__ = ["LocalEvaluator", "evaluate_query", "record"]
 
 
 def evaluate_query(oracle: Any, query: Query) -> NDArray[Any]:
@@ -39,6 +39,15 @@ def evaluate_query(oracle: Any, query: Query) -> NDArray[Any]:
         vals = Values.check(oracle.values(query.points, key=query.key), query.n, who)
         raw = rank_by_values(vals, query.groups, query.top, oracle_sense(oracle))
     return Ranking.check(raw, query, who)
+
+
+def record(stats: OracleStats, query: Query, out: NDArray[Any], t0: float) -> None:
+    """Count one answered query (started at ``t0``) into ``stats``; non-finite values are failures."""
+    stats.latency_s += time.perf_counter() - t0
+    stats.queries += 1
+    stats.points += query.n
+    if query.kind == "values":
+        stats.failures += int(query.n - np.count_nonzero(np.isfinite(out)))
 
 
 class LocalEvaluator:
@@ -60,12 +69,7 @@ class LocalEvaluator:
     def evaluate(self, query: Query) -> NDArray[Any]:
         t0 = time.perf_counter()
         out = evaluate_query(self.oracle, query)
-        st = self.stats
-        st.latency_s += time.perf_counter() - t0
-        st.queries += 1
-        st.points += query.n
-        if query.kind == "values":
-            st.failures += int(query.n - np.count_nonzero(np.isfinite(out)))
+        record(self.stats, query, out, t0)
         return out
 
     def close(self) -> None:

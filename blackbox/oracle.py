@@ -28,6 +28,7 @@ from blackbox.keys import Key
 
 __all__ = [
     "OracleSpec",
+    "OracleWrapper",
     "RankingOracle",
     "ValueOracle",
     "ValueRanker",
@@ -115,8 +116,37 @@ def rank_by_values(
     return np.take_along_axis(groups, pos, axis=1)
 
 
+class OracleWrapper:
+    """A base for oracles that wrap another: forwards ``dim``, ``sense``, ``name``, ``close`` and ``attach_ledger`` to ``self.oracle``."""
+
+    oracle: Any
+
+    @property
+    def dim(self) -> int:
+        return int(self.oracle.dim)
+
+    @property
+    def sense(self) -> str:
+        return oracle_sense(self.oracle)
+
+    @property
+    def name(self) -> str:
+        return oracle_name(self.oracle)
+
+    def close(self) -> None:
+        close = getattr(self.oracle, "close", None)
+        if callable(close):
+            close()
+
+    def attach_ledger(self, stats: Any) -> None:
+        attach = getattr(self.oracle, "attach_ledger", None)
+        if callable(attach):
+            attach(stats)
+
+
+
 @dataclass
-class ValueRanker:
+class ValueRanker(OracleWrapper):
     """Make a value oracle answer ranking queries (sort, optionally with a noise model).
 
     Args:
@@ -132,18 +162,6 @@ class ValueRanker:
     def __post_init__(self) -> None:
         if not can_value(self.oracle):
             raise FeedbackError(f"ValueRanker needs a value oracle, got {type(self.oracle).__name__}")
-
-    @property
-    def dim(self) -> int:
-        return int(self.oracle.dim)
-
-    @property
-    def sense(self) -> str:
-        return oracle_sense(self.oracle)
-
-    @property
-    def name(self) -> str:
-        return oracle_name(self.oracle)
 
     def values(self, points: NDArray[np.float64], *, key: Key) -> NDArray[np.float64]:
         return self.oracle.values(points, key=key)

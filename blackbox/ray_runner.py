@@ -46,7 +46,7 @@ from numpy.typing import NDArray
 
 from blackbox.budget import OracleStats
 from blackbox.errors import ConfigError, RemoteOracleError
-from blackbox.evaluate import evaluate_query
+from blackbox.evaluate import evaluate_query, record
 from blackbox.oracle import OracleSpec, rank_by_values
 from blackbox.query import Query, Ranking
 
@@ -374,12 +374,7 @@ class RayEvaluator:
                 )
         else:
             out = self._run([query])[0]
-        st = self.stats
-        st.latency_s += time.perf_counter() - t0
-        st.queries += 1
-        st.points += query.n
-        if query.kind == "values":
-            st.failures += int(query.n - np.count_nonzero(np.isfinite(out)))
+        record(self.stats, query, out, t0)
         return out
 
     def close(self) -> None:

@@ -34,6 +34,7 @@ from blackbox.errors import ConfigError, FeedbackError
 from blackbox.keys import Key
 from blackbox.oracle import (
     OracleSpec,
+    OracleWrapper,
     ValueRanker,
     can_value,
     oracle_name,
@@ -69,36 +70,8 @@ def _rank_with(oracle: Any, points: Array, groups: Order, top: int, key: Key) ->
     return rank_by_values(vals, groups, top, oracle_sense(oracle))
 
 
-class _Wrapper:
-    """Forwards ``dim``, ``sense``, ``name``, ``close`` and ``attach_ledger`` to ``self.oracle``."""
-
-    oracle: Any
-
-    @property
-    def dim(self) -> int:
-        return int(self.oracle.dim)
-
-    @property
-    def sense(self) -> str:
-        return oracle_sense(self.oracle)
-
-    @property
-    def name(self) -> str:
-        return oracle_name(self.oracle)
-
-    def close(self) -> None:
-        close = getattr(self.oracle, "close", None)
-        if callable(close):
-            close()
-
-    def attach_ledger(self, stats: Any) -> None:
-        attach = getattr(self.oracle, "attach_ledger", None)
-        if callable(attach):
-            attach(stats)
-
-
 @dataclass
-class TieFlipRanker(_Wrapper):
+class TieFlipRanker(OracleWrapper):
     """Rank a value oracle exactly, then swap near ties at random (a person's indifference).
 
     Each group is sorted best first; then, walking down the sorted list once, every adjacent
@@ -199,7 +172,7 @@ def ranker(
 
 
 @dataclass
-class Pairwise(_Wrapper):
+class Pairwise(OracleWrapper):
     """A comparison oracle: answers only ``(2, 1)`` ranking queries (which of two is better).
 
     Args:
@@ -240,7 +213,7 @@ class Pairwise(_Wrapper):
 
 
 @dataclass
-class RankingOnly(_Wrapper):
+class RankingOnly(OracleWrapper):
     """Hide an oracle's values: it answers ranking queries only (a judge, a person).
 
     Args:

@@ -87,6 +87,10 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
         return None
 
     async def body_of(request: Request) -> dict[str, Any] | JSONResponse:
+        """The request's JSON object after any injected fault, or the response to send instead."""
+        bad = await fault(request)
+        if bad is not None:
+            return bad
         try:
             body = await request.json()
         except ValueError:
@@ -101,9 +105,6 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
             {"id": cfg.embed_model, "object": "model", "owned_by": "blackbox"}]})
 
     async def chat(request: Request) -> JSONResponse:
-        bad = await fault(request)
-        if bad is not None:
-            return bad
         body = await body_of(request)
         if isinstance(body, JSONResponse):
             return body
@@ -125,9 +126,6 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
                              "usage": _usage(prompt, text)})
 
     async def completions(request: Request) -> JSONResponse:
-        bad = await fault(request)
-        if bad is not None:
-            return bad
         body = await body_of(request)
         if isinstance(body, JSONResponse):
             return body
@@ -155,9 +153,6 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
                              "usage": _usage(prompt, text)})
 
     async def embeddings(request: Request) -> JSONResponse:
-        bad = await fault(request)
-        if bad is not None:
-            return bad
         body = await body_of(request)
         if isinstance(body, JSONResponse):
             return body
