@@ -128,7 +128,7 @@ def run_many(runs: Iterable[RunSpec], backend: str = "local", max_in_flight: int
 
 def _ray_stream(specs: list[RunSpec], max_in_flight: int | None, address: str | None,
                 resources: dict[str, Any] | None) -> Iterator[Result]:
-    from blackbox.ray_runner import ensure_ray, release_ray
+    from blackbox.ray_cluster import ensure_ray, release_ray
 
     ensure_ray(address)
     try:
