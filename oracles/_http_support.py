@@ -29,7 +29,8 @@ class Pacer:
 
     Each acquisition reserves the next free start time (no bursts): with ``rpm = 60`` starts are
     one second apart, retries included; a request of ``t`` estimated tokens also pushes the next
-    start by ``60 t / tpm`` seconds.
+    start by ``60 t / tpm`` seconds, corrected by :meth:`correct` once the response reports its
+    usage.
     """
 
     def __init__(self, rpm: float | None = None, tpm: float | None = None) -> None:
@@ -52,6 +53,12 @@ class Pacer:
         if start > now:
             await asyncio.sleep(start - now)
 
+    def correct(self, estimated: int, actual: int) -> None:
+        """Moves the next start by the difference between a request's estimated and reported
+        (``usage``) tokens, so the ``tpm`` pacing follows what the server actually counted."""
+        if self.tpm and actual > 0:
+            self._next += 60.0 * (actual - estimated) / self.tpm
+
 
 def cache_key(base_url: str, path: str, body: dict[str, Any]) -> str:
     """A hash of the endpoint and the full request body (model, temperature, seed, ...)."""
@@ -71,7 +78,8 @@ class ResponseCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         con = self._con()
-        con.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, body TEXT NOT NULL)")
+        con.execute("CREATE TABLE IF NOT EXISTS responses "
+                    "(key TEXT PRIMARY KEY, body TEXT NOT NULL)")
         con.commit()
 
     def _con(self) -> sqlite3.Connection:

@@ -4,7 +4,8 @@
 servers, and this project's own ``blackbox serve``) on ``httpx.AsyncClient``:
 
 * a concurrency cap; ``rpm`` spaces request starts evenly (``60 / rpm`` s apart, retries
-  included, no bursts), ``tpm`` likewise for estimated tokens;
+  included, no bursts), ``tpm`` likewise for tokens (estimated from the request, corrected from
+  the response's ``usage``);
 * retries with capped exponential backoff and jitter on 429, 5xx, timeouts and dropped
   connections, never sooner than the server's ``Retry-After``;
 * an on-disk sqlite cache keyed by the full request (model, temperature, seed, ...);
@@ -41,7 +42,8 @@ __all__ = ["ModelAPIOracle", "OpenAIClient"]
 
 log = logging.getLogger("blackbox.http")
 
-ENDPOINTS = {"chat": "/chat/completions", "completions": "/completions", "embeddings": "/embeddings"}
+ENDPOINTS = {"chat": "/chat/completions", "completions": "/completions",
+             "embeddings": "/embeddings"}
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
 
@@ -66,8 +68,10 @@ class OpenAIClient:
 
     def __init__(self, base_url: str, *, api_key: str | None = None, model: str = "default",
                  max_concurrency: int = 8, rpm: float | None = None, tpm: float | None = None,
-                 max_retries: int = 6, timeout: float = 60.0, cache: str | os.PathLike[str] | None = None,
-                 backoff: tuple[float, float] = (0.25, 8.0), price: tuple[float, float] = (0.0, 0.0),
+                 max_retries: int = 6, timeout: float = 60.0,
+                 cache: str | os.PathLike[str] | None = None,
+                 backoff: tuple[float, float] = (0.25, 8.0),
+                 price: tuple[float, float] = (0.0, 0.0),
                  seed: int = 0, transport: Any = None) -> None:
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"base_url must start with http:// or https://, got {base_url!r}")
@@ -139,15 +143,15 @@ class OpenAIClient:
         """POST ``body`` (plus ``model``) to ``path``; cached, paced, retried."""
         rt = self._rt()
         body = {"model": self.model, **body}
-        ck = cache_key(self.base_url, path, body)
         cache = rt["cache"]
+        ck = cache_key(self.base_url, path, body) if cache is not None else ""
         if cache is not None:
             hit = cache.get(ck)
             if hit is not None:
                 self.stats.cache_hits += 1
                 return hit
         httpx = rt["httpx"]
-        est = _estimate_tokens(body)
+        est = _estimate_tokens(body) if self.tpm else 0
         last: str = ""
         async with rt["sem"]:
             for attempt in range(self.max_retries + 1):
@@ -167,8 +171,13 @@ class OpenAIClient:
                         try:
                             data = resp.json()
                         except ValueError as exc:
-                            raise OracleDecodeError(f"{path}: response is not JSON: {exc}") from None
+                            raise OracleDecodeError(
+                                f"{path}: response is not JSON: {exc}") from None
+                        if not isinstance(data, dict):
+                            raise OracleDecodeError(f"{path}: response is not a JSON object")
                         self._account(data)
+                        usage = data.get("usage") or {}
+                        rt["pacer"].correct(est, int(usage.get("total_tokens", 0) or 0))
                         if cache is not None:
                             cache.put(ck, data)
                         return dict(data)
@@ -253,7 +262,8 @@ class ModelAPIOracle:
         name: the ledger's name for this oracle.
     """
 
-    def __init__(self, client: OpenAIClient, render: Callable[[NDArray[np.float64]], dict[str, Any]],
+    def __init__(self, client: OpenAIClient,
+                 render: Callable[[NDArray[np.float64]], dict[str, Any]],
                  score: Callable[[NDArray[np.float64], dict[str, Any]], float], *, dim: int,
                  sense: str = "min", endpoint: str = "chat", name: str = "model_api") -> None:
         if endpoint not in ENDPOINTS:
@@ -289,4 +299,5 @@ class ModelAPIOracle:
         self.client.close()
 
     def __repr__(self) -> str:
-        return f"ModelAPIOracle(dim={self.dim}, sense={self.sense!r}, endpoint={self.endpoint!r}, client={self.client!r})"
+        return (f"ModelAPIOracle(dim={self.dim}, sense={self.sense!r}, "
+                f"endpoint={self.endpoint!r}, client={self.client!r})")

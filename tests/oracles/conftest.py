@@ -59,7 +59,15 @@ def server():
 @pytest.fixture(scope="session")
 def faulty_server():
     s = Server("--fail-429", "0.15", "--fail-500", "0.15", "--fail-timeout", "0.05",
-               "--stall", "3", "--retry-after", "0.02", "--seed", "3")
+               "--drop", "0.05", "--stall", "3", "--retry-after", "0.02", "--seed", "3")
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="session")
+def dropping_server():
+    """Aborts 30% of the API requests' connections before any response byte."""
+    s = Server("--drop", "0.3", "--seed", "5")
     yield s
     s.stop()
 

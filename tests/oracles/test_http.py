@@ -1,5 +1,5 @@
-"""The model-API client and oracle against a real server on 127.0.0.1 (faults from its flags;
-dropped connections, which a live server cannot produce on demand, through an httpx transport)."""
+"""The model-API client and oracle against a real server on 127.0.0.1 (429s, 500s, stalls and
+dropped connections from its fault flags; an httpx transport only for a fault it never produces)."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def test_values_through_http_equal_in_process_values(server):
     oracle.close()
 
 
-def test_faults_429_500_timeouts_are_retried_and_every_value_is_right(faulty_server):
+def test_faults_429_500_timeouts_drops_are_retried_and_every_value_is_right(faulty_server):
     faulty_server.reset()
     client = OpenAIClient(faulty_server.base, max_concurrency=32, timeout=1.0, max_retries=12,
                           backoff=(0.01, 0.2))
@@ -62,29 +62,16 @@ def test_faults_429_500_timeouts_are_retried_and_every_value_is_right(faulty_ser
     vals = oracle.values(P)
     np.testing.assert_allclose(vals, in_process(P), rtol=1e-12)
     st = faulty_server.stats()["statuses"]
-    assert st.get("429", 0) > 0 and st.get("500", 0) > 0
+    assert min(st.get(k, 0) for k in ("429", "500", "stalled", "dropped")) > 0
     retries = client.stats.retries
-    assert retries >= st.get("429", 0) + st.get("500", 0)
+    assert retries >= sum(st.get(k, 0) for k in ("429", "500", "stalled", "dropped"))
     assert client.stats.requests == 200 + retries
     client.close()
 
 
-class Drop(httpx.AsyncBaseTransport):
-    """Forwards to the real server but drops every third connection attempt."""
-
-    def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport()
-        self.n = 0
-
-    async def handle_async_request(self, request):
-        self.n += 1
-        if self.n % 3 == 0:
-            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
-        return await self.inner.handle_async_request(request)
-
-
-def test_dropped_connections_are_retried_and_counted_in_the_ledger(server):
-    client = OpenAIClient(server.base, transport=Drop(), backoff=(0.001, 0.01))
+def test_dropped_connections_are_retried_and_counted_in_the_ledger(dropping_server):
+    dropping_server.reset()
+    client = OpenAIClient(dropping_server.base, max_retries=12, backoff=(0.001, 0.01))
     oracle = ModelAPIOracle(client, lambda p: {"prompt": f"x={p[0]:.3f}", "echo": True,
                                                "logprobs": 1, "max_tokens": 0},
                             lambda p, r: -sum(r["choices"][0]["logprobs"]["token_logprobs"][1:]),
@@ -92,7 +79,29 @@ def test_dropped_connections_are_retried_and_counted_in_the_ledger(server):
     res = minimize(oracle, {"name": "random_search", "popsize": 8}, [0.0], budget=64,
                    progress=False)
     st = res.ledger.oracles["api"]
+    server = dropping_server.stats()
+    dropped = server["statuses"].get("dropped", 0)
+    assert dropped > 0 and server["statuses"]["200"] >= st.points == res.nfev
     assert st.failures == 0 and st.retries > 0 and st.requests == st.points + st.retries
+    lm = ToyLM()
+    x = float(res.x[0])
+    assert res.fun == pytest.approx(-sum(lm.score(f"x={x:.3f}")[1][1:]), rel=1e-12)
+    client.close()
+
+
+class NotAnObject(httpx.AsyncBaseTransport):
+    """A 200 whose body is JSON but not an object (a fault our server never produces)."""
+
+    async def handle_async_request(self, request):
+        return httpx.Response(200, json=[1, 2, 3])
+
+
+def test_a_200_that_is_not_a_json_object_is_a_decode_error():
+    from blackbox.errors import OracleDecodeError
+
+    client = OpenAIClient("http://127.0.0.1:9/v1", transport=NotAnObject())
+    with pytest.raises(OracleDecodeError, match="not a JSON object"):
+        client.embeddings("x")
     client.close()
 
 
@@ -141,8 +150,8 @@ def test_a_cache_whose_writer_was_killed_still_opens(tmp_path):
     from oracles._http_support import ResponseCache
 
     path = tmp_path / "c.sqlite"
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(path)], stdout=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(path)],
+                            stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "ready"
     import time
 
@@ -154,6 +163,47 @@ def test_a_cache_whose_writer_was_killed_still_opens(tmp_path):
     assert n > 10 and cache.get("k0") == {"i": 0, "pad": "x" * 500}
     cache.put("after", {"ok": True})
     assert cache.get("after") == {"ok": True}
+
+
+CONCURRENT_WRITER = textwrap.dedent(
+    """
+    import sys, threading
+    from oracles._http_support import ResponseCache
+    c = ResponseCache(sys.argv[1])
+    def write(t):
+        for i in range(100):
+            c.put(f"{sys.argv[2]}-{t}-{i}", {"v": i})
+    ts = [threading.Thread(target=write, args=(t,)) for t in range(4)]
+    [t.start() for t in ts]
+    [t.join() for t in ts]
+    """
+)
+
+
+def test_cache_is_safe_under_concurrent_writer_processes_and_threads(tmp_path):
+    from oracles._http_support import ResponseCache
+
+    path = tmp_path / "c.sqlite"
+    procs = [subprocess.Popen([sys.executable, "-c", CONCURRENT_WRITER, str(path), f"p{j}"])
+             for j in range(3)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
+    cache = ResponseCache(path)
+    assert len(cache) == 3 * 4 * 100
+    assert cache.get("p2-3-99") == {"v": 99} and cache.get("p0-0-0") == {"v": 0}
+
+
+def test_tpm_pacing_spaces_by_tokens_and_follows_reported_usage():
+    import asyncio
+
+    from oracles._http_support import Pacer
+
+    pacer = Pacer(tpm=600)  # 10 tokens per second
+    asyncio.run(pacer.acquire(10))
+    first = pacer._next
+    pacer.correct(10, 30)  # the server counted 20 tokens more than estimated: 2 s later
+    assert pacer._next == pytest.approx(first + 2.0)
+    pacer.correct(10, 0)  # no usage reported: no change
+    assert pacer._next == pytest.approx(first + 2.0)
 
 
 def test_rpm_limit_holds_as_measured_by_the_server(server):
@@ -176,7 +226,8 @@ def test_api_key_never_in_repr_logs_journal_or_pickle(server, tmp_path, caplog, 
     res = minimize(oracle, "random_search", [0.0], budget=30, journal=tmp_path / "j",
                    progress=False)
     blobs = [repr(client), repr(oracle), repr(res), caplog.text, str(res.ledger.to_dict())]
-    blobs += [p.read_text(errors="replace") for p in (tmp_path / "j").iterdir() if p.suffix != ".pkl"]
+    blobs += [p.read_text(errors="replace") for p in (tmp_path / "j").iterdir()
+              if p.suffix != ".pkl"]
     assert all(SECRET not in b and SECRET[-12:] not in b for b in blobs)
     assert "...CRET" in repr(client)
     client.close()
