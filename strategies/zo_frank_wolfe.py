@@ -148,8 +148,8 @@ def _directional(points: Array, values: Array, dirs: Array) -> Array:
     """``(F_j - F_0) / t_j`` with ``t_j`` the realized displacement of point ``j`` along ``u_j``."""
     disp = points[1:] - points[0]  # (m, d)
     t = np.einsum("md,md->m", disp, dirs) / np.einsum("md,md->m", dirs, dirs)
-    df = values[1:] - values[0]
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # inf - inf: a failed term, dropped
+        df = values[1:] - values[0]
         q = np.where(t != 0.0, df / t, 0.0)
     return np.where(np.isfinite(q), q, 0.0)
 
