@@ -60,6 +60,14 @@ def _build(oracle: Any) -> Any:
     return oracle.build() if isinstance(oracle, OracleSpec) else oracle
 
 
+def _build_ranking(oracle: Any, who: str) -> Any:
+    """Build ``oracle`` (if a spec) and check that it can rank or give values."""
+    oracle = _build(oracle)
+    if not (callable(getattr(oracle, "rank", None)) or can_value(oracle)):
+        raise FeedbackError(f"{who}.oracle must rank or give values, got {type(oracle).__name__}")
+    return oracle
+
+
 def _rank_with(oracle: Any, points: Array, groups: Order, top: int, key: Key) -> Order:
     """Rank with ``oracle.rank`` if it has one, else exactly by its values."""
     if callable(getattr(oracle, "rank", None)):
@@ -187,11 +195,7 @@ class Pairwise(OracleWrapper):
     comparisons: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
-        self.oracle = _build(self.oracle)
-        if not (callable(getattr(self.oracle, "rank", None)) or can_value(self.oracle)):
-            raise FeedbackError(
-                f"Pairwise.oracle must rank or give values, got {type(self.oracle).__name__}"
-            )
+        self.oracle = _build_ranking(self.oracle, "Pairwise")
 
     def rank(self, points: Array, groups: Order, *, top: int, key: Key) -> Order:
         groups = np.asarray(groups, dtype=np.int64)
@@ -224,11 +228,7 @@ class RankingOnly(OracleWrapper):
     oracle: Any
 
     def __post_init__(self) -> None:
-        self.oracle = _build(self.oracle)
-        if not (callable(getattr(self.oracle, "rank", None)) or can_value(self.oracle)):
-            raise FeedbackError(
-                f"RankingOnly.oracle must rank or give values, got {type(self.oracle).__name__}"
-            )
+        self.oracle = _build_ranking(self.oracle, "RankingOnly")
 
     def rank(self, points: Array, groups: Order, *, top: int, key: Key) -> Order:
         return _rank_with(self.oracle, points, np.asarray(groups, dtype=np.int64), top, key)

@@ -127,9 +127,7 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
             choice["logprobs"] = {"content": [
                 {"token": max(t, key=t.get), "logprob": max(t.values()),
                  "top_logprobs": [{"token": k, "logprob": v} for k, v in t.items()]} for t in tops]}
-        return JSONResponse({"id": "chatcmpl-blackbox", "object": "chat.completion",
-                             "model": body.get("model", cfg.model), "choices": [choice],
-                             "usage": _usage(prompt, text)})
+        return _completion("chat.completion", body.get("model", cfg.model), choice, prompt, text)
 
     async def completions(request: Request) -> JSONResponse:
         body = await body_of(request)
@@ -154,9 +152,7 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
         if body.get("logprobs") is not None and body.get("echo"):
             toks, lps = await asyncio.to_thread(backend.score, prompt + text, soft)
             choice["logprobs"] = {"tokens": toks, "token_logprobs": lps}
-        return JSONResponse({"id": "cmpl-blackbox", "object": "text_completion",
-                             "model": body.get("model", cfg.model), "choices": [choice],
-                             "usage": _usage(prompt, text)})
+        return _completion("text_completion", body.get("model", cfg.model), choice, prompt, text)
 
     async def embeddings(request: Request) -> JSONResponse:
         body = await body_of(request)
@@ -207,6 +203,15 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
         await app(scope, receive, send)
 
     return dropping
+
+
+def _completion(obj: str, model: str, choice: dict[str, Any], prompt: str, text: str) -> Any:
+    """The OpenAI response envelope of a (chat) completion with one choice."""
+    from starlette.responses import JSONResponse
+
+    prefix = "chatcmpl" if obj.startswith("chat") else "cmpl"
+    return JSONResponse({"id": f"{prefix}-blackbox", "object": obj, "model": model,
+                         "choices": [choice], "usage": _usage(prompt, text)})
 
 
 def _status(stats: _Stats, code: int, headers: dict[str, str] | None = None) -> Any:
