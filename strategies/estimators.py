@@ -52,17 +52,23 @@ def perturb(x: Array, U: Array, mu: float, difference: str) -> Array:
 def combine(values: Array, U: Array, mu: float, difference: str, kind: str) -> Array:
     """The gradient estimate from the batch's values (``+inf`` terms dropped)."""
     q, d = U.shape
-    with np.errstate(invalid="ignore"):  # inf - inf -> nan: a failed term, dropped below
+    scale = 1.0 if kind == "coordinate" else (float(d) if kind == "sphere" else 1.0) / q
+    if np.count_nonzero(np.isfinite(values)) == values.shape[0]:  # the common case: no failures
+        if difference == "central":
+            diff = (values[:q] - values[q:]) / (2.0 * mu)
+        else:
+            diff = (values[1:] - values[0]) / mu
+        if np.count_nonzero(np.isfinite(diff)) == q:  # (not so only on overflow)
+            return (diff @ U) * scale
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf -> nan: a failed term, dropped
         if difference == "central":
             diff = (values[:q] - values[q:]) / (2.0 * mu)
         else:
             diff = (values[1:] - values[0]) / mu
     ok = np.isfinite(diff)
-    scale = float(d) if kind == "sphere" else 1.0
-    if ok.all():  # the common case: no failed terms
-        return (diff @ U) * (1.0 if kind == "coordinate" else scale / q)
+    nok = int(np.count_nonzero(ok))
     if kind == "coordinate":  # one term per coordinate: a failed coordinate reads 0
         return np.where(ok, diff, 0.0) @ U
-    if not ok.any():
+    if not nok:
         return np.zeros(d)
-    return scale * (diff[ok] @ U[ok]) / ok.sum()
+    return (scale * q) * (diff[ok] @ U[ok]) / nok

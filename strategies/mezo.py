@@ -1,0 +1,321 @@
+"""MeZO: zeroth-order fine-tuning of a torch module in place, from random seeds.
+
+The torch mode of ZO-SGD (DESIGN §6). Each step perturbs the module's trainable parameters by
+``eps z`` with ``z ~ N(0, I)`` drawn from a per-step key, evaluates the loss at ``theta + eps z``
+and ``theta - eps z`` (two forward passes, no autograd), restores ``theta`` and updates with
+``ghat = projected_grad * z``, ``projected_grad = (L+ - L-) / (2 eps)``. ``z`` is never stored:
+it is regenerated from the key for every pass, so between passes only the key and one scalar
+survive and memory stays at inference level (Malladi et al., Algorithm 1; ALGORITHMS §1.5).
+Updates follow ZO-Bench (ALGORITHMS §1.6): ``sgd`` (MeZO), ``momentum`` (ZO-SGD-MMT, torch SGD
+semantics), ``adam`` (ZO-Adam, torch's constants), ``sign`` (ZO-SGD-Sign as in ZO-Bench's code:
+``sign(projected_grad) z``) and ``conservative`` (ZO-SGD-Cons: keep the best of ``theta``,
+``theta - lr ghat``, ``theta + lr ghat`` on the batch; five forward passes).
+
+Randomness: step ``t``'s noise comes from ``Key(seed).fold_in(t)`` (seed ``j`` of n-SPSA from
+``.fold_in(j)``), one ``torch.Generator`` per device seeded once per pass, parameters visited in
+a fixed order (``named_parameters()`` with ``requires_grad``), so two tensors of equal shape get
+different noise (the re-seeding bug of ALGORITHMS §1.5 cannot happen) and a run is reproduced by
+its ``(t, projected_grads)`` records alone: :attr:`MeZO.history`, and the optional ``journal``
+(one JSON line per step) from which a killed run resumes by replaying updates without forward
+passes.
+
+Restoring ``theta`` (``restore=``): ``"inplace"`` is MeZO's ``theta + eps z - 2 eps z + eps z``,
+inference memory, but not bit-exact (rounding leaves about half the entries 1 ulp off in fp32,
+and in fp16/bf16 the drift breaks training, princeton-nlp/MeZO#42); ``"copy"`` keeps one saved
+copy of the trainable parameters (on ``copy_device``, e.g. ``"cpu"`` to spare GPU memory) and
+restores bit-exactly; ``"master"`` keeps an fp32 master copy, perturbs and updates it in fp32
+and casts into the (half-precision) parameters, the fix of MeZO#42. ``"auto"`` (default) is
+``"inplace"`` for fp32/fp64 parameters and ``"master"`` otherwise.
+
+Defaults and sources: ``lr = 1e-6``, ``eps = 1e-3``, ``n = 1``, central differences, constant
+step size, weight decay 0 applied only to tensors whose names contain none of ``bias``,
+``layer_norm``, ``layernorm``: MeZO's full-parameter settings (``large_models/mezo.sh``, OPT-13B
+and RoBERTa-large) and ``large_models/trainer.py`` (``zo_perturb_parameters``, ``zo_step``,
+``zo_update``). These suit full fine-tuning of large models; small models and LoRA/prefix
+tuning take larger steps (MeZO's table: 1e-4 to 1e-2).
+
+References:
+    Malladi et al., "Fine-Tuning Language Models with Just Forward Passes" (MeZO), NeurIPS 2023,
+    arXiv 2305.17333; github.com/princeton-nlp/MeZO.
+    Zhang et al., "Revisiting Zeroth-Order Optimization for Memory-Efficient LLM Fine-Tuning: A
+    Benchmark" (ZO-Bench), ICML 2024, arXiv 2402.11592.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Iterable, Iterator
+
+import torch
+
+from blackbox.errors import ConfigError
+from blackbox.keys import Key, as_key
+from strategies.mezo_journal import MeZOJournal, MeZOStep
+from strategies.mezo_updates import tensor_step
+
+__all__ = ["MeZO", "MeZOStep"]
+
+_UPDATES = ("sgd", "momentum", "adam", "sign", "conservative")
+_NO_DECAY = ("bias", "layer_norm", "layernorm")
+
+
+def _positive(name: str, v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+        raise ConfigError(f"MeZO.{name} must be a finite number > 0, got {v!r}")
+    return float(v)
+
+
+class MeZO:
+    """In-place SPSA fine-tuning of ``module`` with the random-seed trick (see module docstring).
+
+    Args:
+        module: the ``torch.nn.Module`` to fine-tune (modified in place).
+        loss_fn: ``loss_fn(module, batch) -> scalar`` (tensor or float); called under
+            ``torch.no_grad`` with the module in eval mode.
+        lr, eps: step size and perturbation radius (MeZO: 1e-6, 1e-3).
+        n: seeds per step (n-SPSA; MeZO: 1).
+        difference: ``"central"`` (2n forward passes) or ``"forward"`` (n + 1, ZO-Bench one_side).
+        update: ``"sgd"``, ``"momentum"``, ``"adam"``, ``"sign"`` or ``"conservative"``.
+        momentum, betas, adam_eps: the update rules' constants (torch defaults).
+        weight_decay: L2 decay added to ``ghat`` for tensors not named bias/layer_norm.
+        restore: ``"auto"``, ``"inplace"``, ``"copy"`` or ``"master"``.
+        copy_device: where ``"copy"``/``"master"`` keep their copy (default: the parameter's).
+        seed: an int or :class:`~blackbox.keys.Key`; step ``t`` uses ``key.fold_in(t)``.
+        params: names of the parameters to train (default: all with ``requires_grad``).
+        journal: a JSONL path; each step is appended, and an existing journal of the same
+            configuration is replayed first (the module must hold the run's initial weights).
+    """
+
+    def __init__(self, module: torch.nn.Module, loss_fn: Callable[[Any, Any], Any], *,
+                 lr: float = 1e-6, eps: float = 1e-3, n: int = 1, difference: str = "central",
+                 update: str = "sgd", momentum: float = 0.9, betas: tuple[float, float] = (0.9, 0.999),
+                 adam_eps: float = 1e-8, weight_decay: float = 0.0, restore: str = "auto",
+                 copy_device: Any = None, seed: int | Key = 0, params: Iterable[str] | None = None,
+                 journal: str | None = None) -> None:
+        if not isinstance(module, torch.nn.Module):
+            raise ConfigError(f"MeZO.module must be a torch.nn.Module, got {type(module).__name__}")
+        if not callable(loss_fn):
+            raise ConfigError("MeZO.loss_fn must be callable as loss_fn(module, batch)")
+        self.lr, self.eps = _positive("lr", lr), _positive("eps", eps)
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ConfigError(f"MeZO.n must be an int >= 1, got {n!r}")
+        if difference not in ("central", "forward"):
+            raise ConfigError(f"MeZO.difference must be 'central' or 'forward', got {difference!r}")
+        if update not in _UPDATES:
+            raise ConfigError(f"MeZO.update must be one of {_UPDATES}, got {update!r}")
+        if not 0 <= momentum < 1 or not all(0 <= b < 1 for b in betas):
+            raise ConfigError("MeZO.momentum and MeZO.betas must be in [0, 1)")
+        if weight_decay < 0:
+            raise ConfigError(f"MeZO.weight_decay must be >= 0, got {weight_decay!r}")
+        if weight_decay and update == "conservative":
+            raise ConfigError("MeZO.weight_decay must be 0 with update='conservative' (ZO-Bench's rule has none)")
+        self.module, self.loss_fn, self.n, self.difference, self.update = module, loss_fn, n, difference, update
+        self.momentum, self.betas, self.adam_eps, self.weight_decay = momentum, tuple(betas), adam_eps, weight_decay
+        self.key = as_key(seed)
+        named = [(k, p) for k, p in module.named_parameters() if p.requires_grad]
+        if params is not None:
+            want = list(params)
+            missing = sorted(set(want) - {k for k, _ in module.named_parameters()})
+            if missing:
+                raise ConfigError(f"MeZO.params names unknown parameters: {missing}")
+            named = [(k, p) for k, p in module.named_parameters() if k in set(want)]
+        if not named:
+            raise ConfigError("MeZO found no trainable parameters (requires_grad=True or params=...)")
+        self.names = [k for k, _ in named]
+        self.params = [p for _, p in named]
+        self.decay = [not any(s in k.lower() for s in _NO_DECAY) for k in self.names]
+        if restore == "auto":
+            exact = all(p.dtype in (torch.float32, torch.float64) for p in self.params)
+            restore = "inplace" if exact else "master"
+        if restore not in ("inplace", "copy", "master"):
+            raise ConfigError(f"MeZO.restore must be 'auto', 'inplace', 'copy' or 'master', got {restore!r}")
+        self.restore = restore
+        self._base: list[torch.Tensor] | None = None
+        if restore != "inplace":  # the saved copy / fp32 master the parameters are set from
+            dt = (lambda p: torch.float32 if p.dtype in (torch.float16, torch.bfloat16) else p.dtype)
+            dt = dt if restore == "master" else (lambda p: p.dtype)
+            self._base = [p.detach().to(device=copy_device or p.device, dtype=dt(p), copy=True)
+                          for p in self.params]
+        self._scale = 0.0  # current offset of the parameters, in units of eps z (inplace)
+        self._opt: list[Any] = [None] * len(self.params)  # momentum / Adam buffers
+        self.t = 0
+        self.forwards = 0
+        self.history: list[MeZOStep] = []
+        self._key_now: Key | None = None  # the key of the perturbation in place (inplace mode)
+        self._journal = MeZOJournal(journal, self._header(), self.params) if journal else None
+        if self._journal is not None:
+            for rec in self._journal.records:
+                self._apply(rec)
+                self.history.append(rec)
+                self.t = rec.t + 1
+
+    # -- noise ----------------------------------------------------------------------------------
+    def noise(self, key: Key) -> Iterator[torch.Tensor]:
+        """``z`` for each trainable parameter in order: one generator per device, seeded once."""
+        gens: dict[Any, torch.Generator] = {}
+        for p, base in zip(self.params, self._base or self.params):
+            dev = base.device
+            if dev not in gens:
+                gens[dev] = key.fold_in(len(gens)).torch(dev)
+            yield torch.randn(base.shape, generator=gens[dev], device=dev, dtype=base.dtype)
+
+    def _set(self, key: Key | None, scale: float) -> None:
+        """Put the parameters at ``theta + scale eps z(key)`` (``scale = 0``: at ``theta``)."""
+        with torch.no_grad():
+            if self._base is None:
+                key = key if key is not None else self._key_now
+                delta = scale - self._scale
+                if delta:
+                    assert key is not None
+                    for p, z in zip(self.params, self.noise(key)):
+                        p.add_(z, alpha=delta * self.eps)
+                self._scale, self._key_now = scale, (key if scale else None)
+                return
+            if scale == 0:
+                for p, b in zip(self.params, self._base):
+                    p.copy_(b)
+                return
+            assert key is not None
+            for p, b, z in zip(self.params, self._base, self.noise(key)):
+                p.copy_(b.add(z, alpha=scale * self.eps))
+
+    def _loss(self, batch: Any) -> float:
+        with torch.no_grad():
+            out = self.loss_fn(self.module, batch)
+        self.forwards += 1
+        return float(out.detach().to(torch.float64).mean()) if isinstance(out, torch.Tensor) else float(out)
+
+    # -- one step --------------------------------------------------------------------------------
+    def step(self, batch: Any) -> MeZOStep:
+        """One MeZO step on ``batch``; returns (and records) its :class:`MeZOStep`."""
+        key, f0 = self.key.fold_in(self.t), self.forwards
+        training = self.module.training
+        self.module.eval()  # dropout off (MeZO)
+        try:
+            pgs, losses = [], []
+            l0 = self._loss(batch) if self.difference == "forward" else math.nan
+            for j in range(self.n):
+                kj = key.fold_in(j)
+                self._set(kj, 1.0)
+                lp = self._loss(batch)
+                if self.difference == "central":
+                    self._set(kj, -1.0)
+                    lm = self._loss(batch)
+                    pgs.append((lp - lm) / (2 * self.eps))
+                else:
+                    pgs.append((lp - l0) / self.eps)
+                self._set(kj, 0.0)
+                losses.append(lp)
+            ok = all(math.isfinite(g) for g in pgs)
+            rec = MeZOStep(self.t, losses[0], tuple(pgs), 0, skipped=not ok)
+            if ok and self.update == "conservative":
+                rec = self._conservative(batch, key, rec)
+            elif ok:
+                self._apply(rec)
+        finally:  # also when loss_fn raised: theta is put back
+            self._set(None, 0.0)
+            self.module.train(training)
+        rec = MeZOStep(rec.t, rec.loss, rec.projected_grads, self.forwards - f0, rec.move, rec.skipped)
+        self.history.append(rec)
+        if self._journal is not None:
+            self._journal.append(rec)
+        self.t += 1
+        return rec
+
+    def fit(self, batches: Iterable[Any] | Callable[[int], Any], steps: int, *,
+            callback: Callable[[MeZOStep], Any] | None = None, progress: bool | None = None) -> list[MeZOStep]:
+        """Run ``steps`` steps (until ``self.t == steps`` when resumed from a journal).
+
+        ``batches`` is an iterable (cycled) or ``batches(t) -> batch``; a callback returning
+        ``True`` stops early. Returns the records of the steps taken.
+        """
+        from blackbox.progress import ProgressBar
+        from blackbox.runner import _isatty
+
+        show = progress if progress is not None else _isatty()
+        bar = ProgressBar(steps, "steps", label="mezo") if show else None
+        it = None if callable(batches) else iter(batches)
+        out: list[MeZOStep] = []
+        while self.t < steps:
+            if callable(batches):
+                batch = batches(self.t)
+            else:
+                try:
+                    batch = next(it)  # type: ignore[arg-type]
+                except StopIteration:
+                    it = iter(batches)  # type: ignore[arg-type]
+                    batch = next(it)
+            rec = self.step(batch)
+            out.append(rec)
+            if bar is not None:
+                bar.update(self.t, rec.loss)
+            if callback is not None and callback(rec) is True:
+                break
+        if bar is not None:
+            bar.close(self.t, out[-1].loss if out else math.nan)
+        return out
+
+    # -- updates ---------------------------------------------------------------------------------
+    def _ghats(self, rec: MeZOStep) -> Iterator[tuple[int, torch.Tensor]]:
+        """``ghat`` per parameter (n-SPSA average, weight decay added), one tensor at a time."""
+        key = self.key.fold_in(rec.t)
+        streams = [self.noise(key.fold_in(j)) for j in range(self.n)]
+        coef = [(math.copysign(1.0, g) if self.update == "sign" else g) / self.n
+                for g in rec.projected_grads]
+        for i, zs in enumerate(zip(*streams)):
+            g = zs[0].mul_(coef[0])
+            for c, z in zip(coef[1:], zs[1:]):
+                g.add_(z, alpha=c)
+            if self.weight_decay and self.decay[i]:
+                g.add_(self._theta(i), alpha=self.weight_decay)
+            yield i, g
+
+    def _theta(self, i: int) -> torch.Tensor:
+        return self._base[i] if self._base is not None else self.params[i]
+
+    def _apply(self, rec: MeZOStep, scale: float = 1.0) -> None:
+        """Move ``theta`` by the update of ``rec`` (``scale`` multiplies plain ``lr ghat`` moves)."""
+        if rec.skipped or (self.update == "conservative" and rec.move == 0):
+            return
+        lr = self.lr * (scale if self.update != "conservative" else -rec.move * scale)
+        with torch.no_grad():
+            for i, g in self._ghats(rec):
+                theta = self._theta(i)
+                self._opt[i] = tensor_step(self.update, theta, g, self._opt[i], lr, self.momentum,
+                                           self.betas, self.adam_eps)
+                if self._base is not None:
+                    self.params[i].copy_(theta)
+
+    def _conservative(self, batch: Any, key: Key, rec: MeZOStep) -> MeZOStep:
+        """ZO-SGD-Cons: L0 at theta, L1 at theta - lr ghat, L2 at theta + lr ghat; keep the best."""
+        l0 = self._loss(batch)
+        self._try(rec, -1.0)
+        l1 = self._loss(batch)
+        self._try(rec, +1.0)
+        l2 = self._loss(batch)
+        if l1 > l0 or not math.isfinite(l1):  # ZO-Bench's zo_conserv_step order of comparisons
+            move = 0 if (l0 < l2 or not math.isfinite(l2)) else 1
+        else:
+            move = -1 if l1 < l2 or not math.isfinite(l2) else 1
+        if self._base is not None:  # theta itself never moved: apply the choice as replay does
+            self._set(None, 0.0)
+            self._apply(MeZOStep(rec.t, 0.0, rec.projected_grads, 0, move=move))
+        elif move != 1:  # in place we stand at theta + lr ghat: step back to the choice
+            self._apply(MeZOStep(rec.t, 0.0, rec.projected_grads, 0, move=-1), scale=1.0 - move)
+        return MeZOStep(rec.t, rec.loss, rec.projected_grads, 0, move=move)
+
+    def _try(self, rec: MeZOStep, sign: float) -> None:
+        """Put the parameters at ``theta + sign lr ghat`` (in place: relative to where they are)."""
+        if self._base is None:
+            scale = 1.0 if sign < 0 else 2.0  # from theta: -1; from theta - lr ghat: +2
+            self._apply(MeZOStep(rec.t, 0.0, rec.projected_grads, 0, move=int(sign)), scale=scale)
+            return
+        with torch.no_grad():
+            for i, g in self._ghats(rec):
+                self.params[i].copy_(self._base[i].add(g, alpha=sign * self.lr))
+
+    def _header(self) -> dict[str, Any]:
+        return {"kind": "mezo", "seed": self.key.to_json(), "lr": self.lr, "eps": self.eps, "n": self.n,
+                "difference": self.difference, "update": self.update, "restore": self.restore,
+                "momentum": self.momentum, "betas": list(self.betas), "weight_decay": self.weight_decay,
+                "params": [[k, list(p.shape), str(p.dtype)] for k, p in zip(self.names, self.params)]}
