@@ -28,7 +28,7 @@ __all__ = ["Feedback", "Query", "Ranking", "Values", "point_keys"]
 Kind = Literal["values", "ranking"]
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class Query:
     """A batch of points to evaluate and the feedback wanted.
 
@@ -49,31 +49,33 @@ class Query:
     tag: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        pts = self.points
-        if not (isinstance(pts, np.ndarray) and pts.dtype == np.float64 and pts.ndim == 2):
+    def __init__(self, points: Any, key: Key, kind: Kind = "values", groups: Any = None,
+                 top: int | None = None, tag: str = "", meta: dict[str, Any] | None = None) -> None:
+        # written out (not the dataclass __init__): a query is built per step, so this is hot
+        pts = points
+        if not (type(pts) is np.ndarray and pts.dtype == np.float64 and pts.ndim == 2):
             pts = np.array(pts, dtype=np.float64, ndmin=2)
             if pts.ndim != 2:
                 raise ConfigError(f"Query.points must be 2-d (n, d), got shape {pts.shape}")
-            object.__setattr__(self, "points", pts)
-        if pts.flags.writeable:
-            pts.flags.writeable = False
-        if self.kind == "ranking":
-            if self.groups is None:
+        pts.flags.writeable = False
+        d = self.__dict__
+        d["points"], d["key"], d["kind"], d["tag"] = pts, key, kind, tag
+        d["meta"] = {} if meta is None else meta
+        if kind == "ranking":
+            if groups is None:
                 groups = np.arange(pts.shape[0], dtype=np.int64)[None, :]
             else:
-                groups = np.asarray(self.groups, dtype=np.int64)
+                groups = np.asarray(groups, dtype=np.int64)
             if groups.ndim != 2 or (groups.size and (groups.min() < 0 or groups.max() >= len(pts))):
                 raise ConfigError(
                     f"Query.groups must be (g, m) row indices in [0, {len(pts)}), got {groups!r}"
                 )
-            object.__setattr__(self, "groups", groups)
-            top = groups.shape[1] if self.top is None else int(self.top)
+            top = groups.shape[1] if top is None else int(top)
             if not 1 <= top <= groups.shape[1]:
-                raise ConfigError(f"Query.top must be in [1, {groups.shape[1]}], got {self.top}")
-            object.__setattr__(self, "top", top)
-        elif self.kind != "values":
-            raise ConfigError(f"Query.kind must be 'values' or 'ranking', got {self.kind!r}")
+                raise ConfigError(f"Query.top must be in [1, {groups.shape[1]}], got {top}")
+        elif kind != "values":
+            raise ConfigError(f"Query.kind must be 'values' or 'ranking', got {kind!r}")
+        d["groups"], d["top"] = groups, top
 
     @property
     def n(self) -> int:
@@ -88,11 +90,20 @@ class Query:
         return Query(self.points[:n], self.key, "values", tag=self.tag)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class Values:
-    """Value feedback: ``values`` ``(n,)`` float64, in the strategy's (minimizing) sense."""
+    """Value feedback: ``values`` ``(n,)`` float64, in the strategy's (minimizing) sense.
+
+    ``finite=True`` promises that every value is finite (the runner knows it from the ledger's
+    failure count), so the strategy need not check again.
+    """
 
     values: NDArray[np.float64]
+    finite: bool = False
+
+    def __init__(self, values: Any, finite: bool = False) -> None:
+        d = self.__dict__
+        d["values"], d["finite"] = values, finite
 
     @staticmethod
     def check(raw: Any, n: int, who: str = "oracle") -> NDArray[np.float64]:

@@ -32,16 +32,29 @@ class Trace:
             strategy's minimizing sense); empty when the run was made with ``keep_trace=False``.
     """
 
-    history: list[dict[str, Any]] = field(default_factory=list)
     pairs: list[tuple[Query, Feedback]] = field(default_factory=list)
     x0: NDArray[np.float64] | None = None
     seed: Any = None
+    _rows: list[tuple[Any, ...]] = field(default_factory=list, repr=False)
+    _dicts: list[dict[str, Any]] = field(default_factory=list, repr=False)
+
+    def add(self, step: int, nfev: int, f_best: float, seconds: float, metrics: dict[str, Any]) -> None:
+        """Record one step (the runner calls this; rows become dicts when ``history`` is read)."""
+        self._rows.append((step, nfev, f_best, seconds, metrics))
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """One dict per step: ``step``, ``nfev``, ``f_best``, ``seconds`` and the step's metrics."""
+        dicts = self._dicts
+        for step, nfev, f, el, metrics in self._rows[len(dicts):]:
+            dicts.append({"step": step, "nfev": nfev, "f_best": f, "seconds": el, **metrics})
+        return dicts
 
     def column(self, name: str) -> NDArray[np.float64]:
         return np.array([h.get(name, np.nan) for h in self.history], dtype=np.float64)
 
     def __len__(self) -> int:
-        return len(self.history)
+        return len(self._rows)
 
 
 @dataclass

@@ -196,7 +196,7 @@ def _run(ev: Any, strategy: Any, x0: Any, key: Key, budget: Budget, space: Any,
         return raw
 
     known: list[tuple[NDArray[np.float64], float]] = []  # best told point, last batch's points
-    last: list[Any] = []
+    last: tuple[Any, ...] = ()
     tracked = isinstance(strategy, BaseStrategy) and strategy.feedback == "values"
 
     def observe(points: NDArray[np.float64], vals: NDArray[np.float64], told: bool = False) -> None:
@@ -224,7 +224,7 @@ def _run(ev: Any, strategy: Any, x0: Any, key: Key, budget: Budget, space: Any,
             if stop:
                 break
             query, new_state = strategy.ask(state)
-            n = query.n
+            n = query.points.shape[0]
             if max_q is not None and nfev + n > max_q - reserve:
                 room = max_q - reserve - nfev
                 if room > 0 and query.kind == "values":  # a truncated last batch: observed, not told
@@ -240,14 +240,17 @@ def _run(ev: Any, strategy: Any, x0: Any, key: Key, budget: Budget, space: Any,
                 observe(query.points, raw_vals if sign > 0 else -raw_vals, told=True)
                 raw = rank_by_values(raw_vals, query.groups, query.top, sense)
             else:
-                raw = answer(query)
+                failures = stats.failures
+                raw = ev.evaluate(query) if jr is None else answer(query)
+                # no new failure counted: every value is finite (record() counts non-finite ones)
+                clean = jr is None and stats.failures == failures
             if query.kind == "values":
                 vals = raw if sign > 0 else -raw
                 if tracked:  # the strategy base tracks the best told point: read it after tell
-                    last[:] = [(query.points, vals)]
+                    last = (query.points, vals)
                 else:
                     observe(query.points, vals, told=True)
-                feedback: Values | Ranking = Values(vals)
+                feedback: Values | Ranking = Values(vals, clean)
             else:
                 feedback = Ranking(raw)
             state, metrics = strategy.tell(new_state, query, feedback)
@@ -256,9 +259,7 @@ def _run(ev: Any, strategy: Any, x0: Any, key: Key, budget: Budget, space: Any,
             nit += 1
             nfev += n
             el = time.perf_counter() - t0
-            trace.history.append(
-                {"step": nit, "nfev": nfev, "f_best": sign * f_min, "seconds": el, **metrics}
-            )
+            trace.add(nit, nfev, sign * f_min, el, metrics)
             if keep_trace:
                 trace.pairs.append((query, feedback))
             if jr is not None:
@@ -274,7 +275,7 @@ def _run(ev: Any, strategy: Any, x0: Any, key: Key, budget: Budget, space: Any,
 
     x = np.array(strategy.recommend(state), dtype=np.float64)
     if tracked and last:
-        known[:] = [(state.x_best, float(state.f_best)), last[0]]
+        known[:] = [(state.x_best, float(state.f_best)), last]
     fun = math.nan
     if value_oracle and not stop.get("interrupted"):
         seen = _known_value(x, x_best, f_min, known)

@@ -150,19 +150,28 @@ class BaseStrategy(Generic[S]):
         if self.feedback == "values":
             if isinstance(feedback, Ranking):
                 raise FeedbackError(f"{type(self).__name__} needs values, got a Ranking")
-            raw = feedback.values if isinstance(feedback, Values) else feedback
             n = query.points.shape[0]
-            vals = Values.check(raw, n, "feedback")
-            finite = np.isfinite(vals)
-            failures = n - int(np.count_nonzero(finite))  # (count_nonzero: 2x faster than .all())
-            if failures:
+            if type(feedback) is Values:
+                vals = feedback.values
+                if not (type(vals) is np.ndarray and vals.dtype == np.float64 and vals.shape == (n,)):
+                    vals = Values.check(vals, n, "feedback")
+                failures = 0 if feedback.finite else -1
+            else:
+                vals, failures = Values.check(feedback, n, "feedback"), -1
+            if failures:  # not known to be clean: count (count_nonzero: 2x faster than .all())
+                finite = np.isfinite(vals)
+                failures = n - int(np.count_nonzero(finite))
+            if failures:  # failed evaluations read +inf, the worst value
                 vals = np.where(finite, vals, np.inf)
-            updates, metrics = self._tell(state, query, vals)
+                with np.errstate(invalid="ignore", over="ignore"):  # inf - inf in differences
+                    updates, metrics = self._tell(state, query, vals)
+            else:
+                updates, metrics = self._tell(state, query, vals)
             if n:
                 i = int(vals.argmin())
-                if vals[i] < state.f_best:
-                    updates.setdefault("x_best", query.points[i].copy())
-                    updates.setdefault("f_best", float(vals[i]))
+                v = float(vals[i])
+                if v < state.f_best and "x_best" not in updates:
+                    updates["x_best"], updates["f_best"] = query.points[i].copy(), v
             if failures:
                 metrics["failures"] = failures
         else:
@@ -184,14 +193,16 @@ class BaseStrategy(Generic[S]):
         return dict(key=key, asks=0, step=0, x=x0, x_best=x0, f_best=f0, nfev=0)
 
     def _query(self, points: Array, key: Key, **kw: Any) -> Query:
-        kind = "ranking" if self.feedback == "ranking" else "values"
-        return Query(np.ascontiguousarray(points, dtype=np.float64), key, kw.pop("kind", kind), **kw)
+        kind = kw.pop("kind", "ranking" if self.feedback == "ranking" else "values")
+        if not (type(points) is np.ndarray and points.dtype == np.float64 and points.flags.c_contiguous):
+            points = np.ascontiguousarray(points, dtype=np.float64)
+        return Query(points, key, kind, **kw)
 
     @staticmethod
     def _replace(state: S, updates: dict[str, Any]) -> S:
         """A copy of ``state`` with ``updates`` (arrays frozen); a cheap ``dataclasses.replace``."""
         for v in updates.values():
-            if isinstance(v, np.ndarray) and v.flags.writeable:
+            if type(v) is np.ndarray:
                 v.flags.writeable = False
         try:
             new = object.__new__(type(state))
@@ -199,10 +210,10 @@ class BaseStrategy(Generic[S]):
         except AttributeError:  # a slotted state: take the general path
             return dataclasses.replace(state, **updates)
         d.update(state.__dict__)
-        for k in updates:
-            if k not in d:
-                raise TypeError(f"{type(state).__name__} has no field {k!r}")
         d.update(updates)
+        if len(d) != len(state.__dict__):
+            bad = sorted(set(updates) - set(state.__dict__))
+            raise TypeError(f"{type(state).__name__} has no field {bad[0]!r}")
         return new
 
     def _init(self, x0: Array, key: Key) -> S:  # pragma: no cover - abstract

@@ -20,6 +20,8 @@ References:
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -43,30 +45,40 @@ def directions(kind: str, gen: np.random.Generator, q: int, d: int,
 
 
 def perturb(x: Array, U: Array, mu: float, difference: str) -> Array:
-    """The query batch: central ``[x + mu U; x - mu U]`` (2q points) or forward ``[x; x + mu U]``."""
+    """The query batch: central ``[x + mu U; x - mu U]`` (2q points) or forward ``[x; x + mu U]``.
+
+    Written into one new array (no temporaries): bit-identical to the ``np.concatenate`` form.
+    """
+    q = U.shape[0]
     if difference == "central":
-        return np.concatenate([x + mu * U, x - mu * U])
-    return np.concatenate([x[None, :], x + mu * U])
+        P = np.empty((2 * q, U.shape[1]))
+        head = P[:q]
+        np.multiply(U, mu, out=head)
+        np.subtract(x, head, out=P[q:])
+        head += x
+        return P
+    P = np.empty((q + 1, U.shape[1]))
+    P[0] = x
+    np.multiply(U, mu, out=P[1:])
+    P[1:] += x
+    return P
 
 
 def combine(values: Array, U: Array, mu: float, difference: str, kind: str) -> Array:
     """The gradient estimate from the batch's values (``+inf`` terms dropped)."""
     q, d = U.shape
     scale = 1.0 if kind == "coordinate" else (float(d) if kind == "sphere" else 1.0) / q
-    if np.count_nonzero(np.isfinite(values)) == values.shape[0]:  # the common case: no failures
-        if difference == "central":
-            diff = (values[:q] - values[q:]) / (2.0 * mu)
-        else:
-            diff = (values[1:] - values[0]) / mu
-        if np.count_nonzero(np.isfinite(diff)) == q:  # (not so only on overflow)
-            return (diff @ U) * scale
-    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf -> nan: a failed term, dropped
-        if difference == "central":
-            diff = (values[:q] - values[q:]) / (2.0 * mu)
-        else:
-            diff = (values[1:] - values[0]) / mu
+    # (BaseStrategy.tell silences inf - inf when values failed)
+    diff = values[:q] - values[q:] if difference == "central" else values[1:] - values[0]
+    h = 2.0 * mu if difference == "central" else mu
+    w = diff * (scale / h)  # the weights of the directions
+    if math.isfinite(w.dot(w)):  # the common case: no failed terms (one cheap check)
+        return w @ U
+    diff = diff / h
     ok = np.isfinite(diff)
     nok = int(np.count_nonzero(ok))
+    if nok == q:  # finite after all (the squares overflowed)
+        return (diff @ U) * scale
     if kind == "coordinate":  # one term per coordinate: a failed coordinate reads 0
         return np.where(ok, diff, 0.0) @ U
     if not nok:

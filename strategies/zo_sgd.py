@@ -157,12 +157,17 @@ class ZOSGD(BaseStrategy[ZOSGDState]):
         if state.U is None:
             raise ConfigError("ZOSGD.tell got feedback for a query it did not ask")
         g = estimators.combine(values, state.U, self.mu, self.difference, self.estimator)
-        lr = self._lr(state)
-        metrics = {"grad_norm": math.sqrt(float(g @ g)), "lr": lr}
+        lr = self.lr if self.schedule == "constant" else self._lr(state)
+        metrics = {"grad_norm": math.sqrt(g.dot(g)), "lr": lr}
         if self.update == "conservative":
             return {"g": g, "U": None}, metrics
-        step, opt = self._transform.update(g, state.opt, lr)
-        return {"x": self._feasible(state.x - step), "opt": opt, "U": None, "t": state.t + 1}, metrics
+        if self.update == "sgd":  # (the transform, inlined: this is the hot path)
+            step, opt = lr * g, state.opt
+        else:
+            step, opt = self._transform.update(g, state.opt, lr)
+        x = state.x - step
+        return {"x": x if self.space is None else self._feasible(x), "opt": opt, "U": None,
+                "t": state.t + 1}, metrics
 
     def _feasible(self, x: Array) -> Array:
         return np.asarray(self.space.project(x), dtype=np.float64) if self.space is not None else x

@@ -5,7 +5,10 @@ called once per step): ``q`` Gaussian directions from a Philox generator, ``2q``
 points, the estimate, an SGD step. The ratio
 of seconds per step is the framework's own cost (ask/tell, query objects, bookkeeping, budget
 checks). ``q = 32`` makes the arithmetic representative of a real ZO step (the batch is one
-``(64, 100)`` evaluation); the report also gives ``q = 4``.
+``(64, 100)`` evaluation); the report also gives ``q = 4``. The loops run interleaved, 15 times
+1,000 steps each, and the fastest run of each is compared (timings on shared cores are noisy).
+The framework builds the perturbation batch in place (``estimators.perturb``, bit-identical to
+the hand loop's ``np.concatenate``), which wins back about 3 us per step at ``q = 32``.
 """
 
 from __future__ import annotations
@@ -44,15 +47,19 @@ def _framework(f: Quadratic, d: int, q: int, steps: int, lr: float, mu: float) -
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    d, steps, reps = 100, (300 if quick else 3000), (1 if quick else 5)
+    d, steps, reps = 100, (300 if quick else 1000), (1 if quick else 15)
     f = Quadratic(dim=d, cond=10.0)
     out: dict[str, Any] = {"dim": d, "steps": steps, "repeats": reps, "cases": []}
     for q in (32, 4):
         lr = 1.0 / (4 * (d + 4) * 10.0)
         _framework(f, d, q, 50, lr, 1e-3)  # warm-up: imports, registry, first-call caches
         _hand_loop(f, d, q, 50, lr, 1e-3)
-        hand = min(_hand_loop(f, d, q, steps, lr, 1e-3) for _ in range(reps))
-        ours = min(_framework(f, d, q, steps, lr, 1e-3) for _ in range(reps))
+        # interleaved repeats, the minimum of each: the least-disturbed run of both loops
+        hands, ours_ = [], []
+        for _ in range(reps):
+            hands.append(_hand_loop(f, d, q, steps, lr, 1e-3))
+            ours_.append(_framework(f, d, q, steps, lr, 1e-3))
+        hand, ours = min(hands), min(ours_)
         case = {"q": q, "points_per_step": 2 * q, "hand_us_per_step": 1e6 * hand / steps,
                 "minimize_us_per_step": 1e6 * ours / steps, "ratio": ours / hand}
         out["cases"].append(case)
