@@ -112,6 +112,27 @@ def test_nan_and_inf_are_failures_not_crashes():
     assert np.isfinite(res.f_best) and res.f_best >= 0
 
 
+def test_failed_values_reach_the_strategy_as_inf_with_their_count():
+    """The runner tells a strategy 'all finite' only when the ledger counted no new failure."""
+
+    class Flaky:
+        dim, sense, name = 3, "min", "flaky"
+        calls = 0
+
+        def values(self, points, *, key):
+            Flaky.calls += 1
+            v = np.sum(points**2, axis=1)
+            if len(v) > 1 and Flaky.calls % 3 == 0:
+                v[1] = np.nan
+            return v
+
+    res = minimize(Flaky(), {"name": "zo_sgd", "update": "sgd", "lr": 0.05}, np.ones(3),
+                   budget=Budget(max_steps=30), progress=False)
+    told = res.trace.column("failures")
+    assert np.nansum(told) == res.ledger.oracles["flaky"].failures == 10
+    assert np.all(np.isfinite(res.x)) and res.fun < 3.0
+
+
 def test_progress_bar_writes_to_stderr(capsys):
     minimize(Sphere(dim=2), "random_search", np.ones(2), budget=50, progress=True)
     err = capsys.readouterr().err
