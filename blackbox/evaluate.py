@@ -46,7 +46,7 @@ def record(stats: OracleStats, query: Query, out: NDArray[Any], t0: float) -> No
     """Count one answered query (started at ``t0``) into ``stats``; non-finite values are failures."""
     stats.latency_s += time.perf_counter() - t0
     stats.queries += 1
-    n = out.shape[0]
+    n = query.points.shape[0]  # (out is an order array for rankings)
     stats.points += n
     if query.kind == "values":
         stats.failures += n - int(np.count_nonzero(np.isfinite(out)))
