@@ -171,7 +171,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("serve", help="the local OpenAI-compatible model server (see: serve --help)",
                    add_help=False)
     b = sub.add_parser("bench", help="benchmarks; results written as JSON")
-    b.add_argument("group", choices=["strategies", "parallel", "http", "all"])
+    b.add_argument("group", choices=["strategies", "parallel", "http", "mezo", "all"])
     b.add_argument("--out", default="bench-results")
     b.add_argument("--quick", action="store_true")
     return p

@@ -92,3 +92,11 @@ def test_bench_http_quick(tmp_path):
     data = json.loads((tmp_path / "http.json").read_text())
     assert [r["concurrency"] for r in data["rows"]] == [1, 8, 32]
     assert all(r["oracle_rps"] > 0 and r["direct_rps"] > 0 for r in data["rows"])
+
+
+def test_bench_mezo_quick(tmp_path):
+    assert main(["bench", "mezo", "--quick", "--out", str(tmp_path)]) == 0
+    data = json.loads((tmp_path / "mezo.json").read_text())
+    assert [c["method"] for c in data["cases"]] == ["mezo", "mezo_adam", "backprop_sgd", "backprop_adam"]
+    assert all(c["seconds_per_step"] > 0 and c["weights_MB"] > 0 for c in data["cases"])
+    assert data["params"] > 100_000

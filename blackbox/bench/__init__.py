@@ -19,6 +19,7 @@ GROUPS = {
     "strategies": ["overhead", "cbo_vs_cbx", "baselines"],
     "parallel": ["parallel"],
     "http": ["http"],
+    "mezo": ["mezo"],
 }
 
 

@@ -1,0 +1,132 @@
+"""MeZO versus backpropagation: peak memory and seconds per step on a small transformer LM.
+
+The model is a ``torch.nn.TransformerEncoder`` language model (causal mask, tied-free embedding
+and head) built from a fixed generator, trained on fixed random token sequences with next-token
+cross-entropy; nothing is downloaded. Per method, one warm-up step, then timed steps:
+
+* ``mezo``: :class:`strategies.mezo.MeZO` (in place, SGD), two forward passes per step;
+* ``mezo_adam``: the same with ZO-Adam (two extra buffers the size of the parameters);
+* ``backprop_sgd`` / ``backprop_adam``: ``loss.backward()`` and ``torch.optim.SGD`` / ``Adam``.
+
+On CUDA the peak is ``torch.cuda.max_memory_allocated`` during the steps, reported beside the
+weights' own size (MeZO's claim: inference-level memory, ALGORITHMS §1.5). On CPU only the
+timings and the parameter count are reported (torch's CPU allocator has no peak counter), and
+the model is smaller.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import torch
+
+__all__ = ["run"]
+
+
+class _LM(torch.nn.Module):
+    def __init__(self, vocab: int, width: int, layers: int, heads: int, seq: int) -> None:
+        super().__init__()
+        self.embed = torch.nn.Embedding(vocab, width)
+        self.pos = torch.nn.Parameter(torch.zeros(seq, width))
+        layer = torch.nn.TransformerEncoderLayer(width, heads, 4 * width, dropout=0.0, batch_first=True)
+        self.body = torch.nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.head = torch.nn.Linear(width, vocab)
+        self.register_buffer("mask", torch.nn.Transformer.generate_square_subsequent_mask(seq), persistent=False)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        h = self.embed(tokens) + self.pos[: tokens.shape[1]]
+        return self.head(self.body(h, mask=self.mask[: tokens.shape[1], : tokens.shape[1]], is_causal=True))
+
+
+def _loss(model: Any, tokens: torch.Tensor) -> torch.Tensor:
+    logits = model(tokens[:, :-1])
+    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), tokens[:, 1:].reshape(-1))
+
+
+def _build(cfg: dict[str, int], device: torch.device, dtype: torch.dtype) -> _LM:
+    """The LM with every parameter set from a Key (no global seeding): matrices N(0, 0.02^2),
+    norms' weights 1, biases and positions 0."""
+    from blackbox.keys import Key
+
+    model = _LM(cfg["vocab"], cfg["width"], cfg["layers"], cfg["heads"], cfg["seq"] + 1)
+    gen = Key(0).torch()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.dim() >= 2:
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.02)
+            else:
+                p.fill_(1.0 if "norm" in name and name.endswith("weight") else 0.0)
+    return model.to(device, dtype)
+
+
+def _measure(method: str, cfg: dict[str, int], device: torch.device, steps: int) -> dict[str, Any]:
+    from strategies.mezo import MeZO
+
+    model = _build(cfg, device, torch.float32)
+    gen = torch.Generator(device="cpu").manual_seed(1)
+    tokens = torch.randint(0, cfg["vocab"], (cfg["batch"], cfg["seq"] + 1), generator=gen).to(device)
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    if method.startswith("mezo"):
+        opt = MeZO(model, _loss, lr=1e-4, eps=1e-3, update="adam" if method == "mezo_adam" else "sgd")
+
+        def step() -> float:
+            return opt.step(tokens).loss
+    else:
+        model.train()
+        fo = (torch.optim.Adam(model.parameters(), lr=1e-4) if method == "backprop_adam"
+              else torch.optim.SGD(model.parameters(), lr=1e-4))
+
+        def step() -> float:
+            fo.zero_grad(set_to_none=True)
+            loss = _loss(model, tokens)
+            loss.backward()
+            fo.step()
+            return float(loss.detach())
+
+    cuda = device.type == "cuda"
+    first = step()  # warm-up (and the optimizers' state)
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        last = step()
+    if cuda:
+        torch.cuda.synchronize()
+    out: dict[str, Any] = {"method": method, "seconds_per_step": (time.perf_counter() - t0) / steps,
+                           "loss_first": first, "loss_last": last, "weights_MB": weights / 2**20}
+    if cuda:
+        out["peak_MB"] = torch.cuda.max_memory_allocated() / 2**20
+    del model
+    if cuda:
+        torch.cuda.empty_cache()
+    return out
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.type == "cuda" and not quick:
+        cfg = {"vocab": 32000, "width": 1024, "layers": 12, "heads": 16, "seq": 512, "batch": 16}
+        steps = 10
+    else:
+        cfg = {"vocab": 2000, "width": 128, "layers": 2, "heads": 4, "seq": 64, "batch": 8}
+        steps = 2 if quick else 10
+    out: dict[str, Any] = {"device": str(device), "model": cfg, "steps": steps, "cases": []}
+    if device.type == "cuda":
+        out["gpu"] = torch.cuda.get_device_name(0)
+    for method in ("mezo", "mezo_adam", "backprop_sgd", "backprop_adam"):
+        case = _measure(method, cfg, device, steps)
+        out["cases"].append(case)
+        mem = f", peak {case['peak_MB']:.0f} MB" if "peak_MB" in case else ""
+        print(f"   {method:14s} {1e3 * case['seconds_per_step']:8.1f} ms/step{mem} "
+              f"(weights {case['weights_MB']:.0f} MB; loss {case['loss_first']:.3f} -> "
+              f"{case['loss_last']:.3f})", flush=True)
+    by = {c["method"]: c for c in out["cases"]}
+    if "peak_MB" in by["mezo"]:
+        out["memory_ratio_backprop_adam_over_mezo"] = by["backprop_adam"]["peak_MB"] / by["mezo"]["peak_MB"]
+        out["mezo_peak_over_weights"] = by["mezo"]["peak_MB"] / by["mezo"]["weights_MB"]
+    out["params"] = int(round(by["mezo"]["weights_MB"] * 2**20 / 4))
+    assert all(math.isfinite(c["loss_last"]) for c in out["cases"])
+    return out
