@@ -9,9 +9,10 @@ cross-entropy; nothing is downloaded. Per method, one warm-up step, then timed s
 * ``backprop_sgd`` / ``backprop_adam``: ``loss.backward()`` and ``torch.optim.SGD`` / ``Adam``.
 
 On CUDA the peak is ``torch.cuda.max_memory_allocated`` during the steps, reported beside the
-weights' own size (MeZO's claim: inference-level memory, ALGORITHMS §1.5). On CPU only the
-timings and the parameter count are reported (torch's CPU allocator has no peak counter), and
-the model is smaller.
+weights' own size (MeZO's claim: inference-level memory, ALGORITHMS §1.5). On CPU each method
+runs in a fresh process and the peak is the growth of its peak resident set size
+(``ru_maxrss``) over the steps, after the model and data were built (``--quick``: in-process,
+timings only); the model is smaller there.
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ def _measure(method: str, cfg: dict[str, int], device: torch.device, steps: int)
             return float(loss.detach())
 
     cuda = device.type == "cuda"
+    rss0 = _maxrss_MB()
     first = step()  # warm-up (and the optimizers' state)
     if cuda:
         torch.cuda.synchronize()
@@ -99,10 +101,27 @@ def _measure(method: str, cfg: dict[str, int], device: torch.device, steps: int)
                            "loss_first": first, "loss_last": last, "weights_MB": weights / 2**20}
     if cuda:
         out["peak_MB"] = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        out["rss_growth_MB"] = _maxrss_MB() - rss0
     del model
     if cuda:
         torch.cuda.empty_cache()
     return out
+
+
+def _maxrss_MB() -> float:
+    import resource
+    import sys
+
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return r / 2**20 if sys.platform == "darwin" else r / 1024  # bytes on macOS, KiB on Linux
+
+
+def _in_fresh_process(method: str, cfg: dict[str, int], steps: int) -> dict[str, Any]:
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_measure, (method, cfg, torch.device("cpu"), steps))  # type: ignore[no-any-return]
 
 
 def run(quick: bool = False) -> dict[str, Any]:
@@ -111,15 +130,18 @@ def run(quick: bool = False) -> dict[str, Any]:
         cfg = {"vocab": 32000, "width": 1024, "layers": 12, "heads": 16, "seq": 512, "batch": 16}
         steps = 10
     else:
-        cfg = {"vocab": 2000, "width": 128, "layers": 2, "heads": 4, "seq": 64, "batch": 8}
-        steps = 2 if quick else 10
+        cfg = ({"vocab": 2000, "width": 128, "layers": 2, "heads": 4, "seq": 64, "batch": 8} if quick
+               else {"vocab": 8000, "width": 256, "layers": 4, "heads": 4, "seq": 128, "batch": 16})
+        steps = 2 if quick else 5
     out: dict[str, Any] = {"device": str(device), "model": cfg, "steps": steps, "cases": []}
     if device.type == "cuda":
         out["gpu"] = torch.cuda.get_device_name(0)
     for method in ("mezo", "mezo_adam", "backprop_sgd", "backprop_adam"):
-        case = _measure(method, cfg, device, steps)
+        fresh = device.type == "cpu" and not quick
+        case = _in_fresh_process(method, cfg, steps) if fresh else _measure(method, cfg, device, steps)
         out["cases"].append(case)
         mem = f", peak {case['peak_MB']:.0f} MB" if "peak_MB" in case else ""
+        mem = f", peak RSS +{case['rss_growth_MB']:.0f} MB" if fresh else mem
         print(f"   {method:14s} {1e3 * case['seconds_per_step']:8.1f} ms/step{mem} "
               f"(weights {case['weights_MB']:.0f} MB; loss {case['loss_first']:.3f} -> "
               f"{case['loss_last']:.3f})", flush=True)
@@ -127,6 +149,8 @@ def run(quick: bool = False) -> dict[str, Any]:
     if "peak_MB" in by["mezo"]:
         out["memory_ratio_backprop_adam_over_mezo"] = by["backprop_adam"]["peak_MB"] / by["mezo"]["peak_MB"]
         out["mezo_peak_over_weights"] = by["mezo"]["peak_MB"] / by["mezo"]["weights_MB"]
+    elif not quick:  # CPU: what each method needs beyond the weights and data already resident
+        out["extra_memory_MB"] = {m: c["rss_growth_MB"] for m, c in by.items()}
     out["params"] = int(round(by["mezo"]["weights_MB"] * 2**20 / 4))
     assert all(math.isfinite(c["loss_last"]) for c in out["cases"])
     return out
