@@ -35,7 +35,6 @@ from blackbox.errors import ConfigError
 from blackbox.keys import Key
 from blackbox.query import Query
 from blackbox.registry import register_strategy
-from blackbox.spaces import Ball
 from blackbox.strategy import BaseStrategy, StrategyState
 from strategies.zo_frank_wolfe import _need_space
 

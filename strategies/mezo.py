@@ -51,18 +51,11 @@ import torch
 from blackbox.errors import ConfigError
 from blackbox.keys import Key, as_key
 from strategies.mezo_journal import MeZOJournal, MeZOStep
-from strategies.mezo_updates import tensor_step
+from strategies.mezo_updates import check_settings, tensor_step
 
 __all__ = ["MeZO", "MeZOStep"]
 
-_UPDATES = ("sgd", "momentum", "adam", "sign", "conservative")
 _NO_DECAY = ("bias", "layer_norm", "layernorm")
-
-
-def _positive(name: str, v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-        raise ConfigError(f"MeZO.{name} must be a finite number > 0, got {v!r}")
-    return float(v)
 
 
 class MeZO:
@@ -96,19 +89,7 @@ class MeZO:
             raise ConfigError(f"MeZO.module must be a torch.nn.Module, got {type(module).__name__}")
         if not callable(loss_fn):
             raise ConfigError("MeZO.loss_fn must be callable as loss_fn(module, batch)")
-        self.lr, self.eps = _positive("lr", lr), _positive("eps", eps)
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ConfigError(f"MeZO.n must be an int >= 1, got {n!r}")
-        if difference not in ("central", "forward"):
-            raise ConfigError(f"MeZO.difference must be 'central' or 'forward', got {difference!r}")
-        if update not in _UPDATES:
-            raise ConfigError(f"MeZO.update must be one of {_UPDATES}, got {update!r}")
-        if not 0 <= momentum < 1 or not all(0 <= b < 1 for b in betas):
-            raise ConfigError("MeZO.momentum and MeZO.betas must be in [0, 1)")
-        if weight_decay < 0:
-            raise ConfigError(f"MeZO.weight_decay must be >= 0, got {weight_decay!r}")
-        if weight_decay and update == "conservative":
-            raise ConfigError("MeZO.weight_decay must be 0 with update='conservative' (ZO-Bench's rule has none)")
+        self.lr, self.eps = check_settings(lr, eps, n, difference, update, momentum, betas, weight_decay)
         self.module, self.loss_fn, self.n, self.difference, self.update = module, loss_fn, n, difference, update
         self.momentum, self.betas, self.adam_eps, self.weight_decay = momentum, tuple(betas), adam_eps, weight_decay
         self.key = as_key(seed)

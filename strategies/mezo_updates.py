@@ -12,11 +12,41 @@ References:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 
-__all__ = ["tensor_step"]
+from blackbox.errors import ConfigError
+
+__all__ = ["UPDATES", "check_settings", "tensor_step"]
+
+UPDATES = ("sgd", "momentum", "adam", "sign", "conservative")
+
+
+def _positive(name: str, v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+        raise ConfigError(f"MeZO.{name} must be a finite number > 0, got {v!r}")
+    return float(v)
+
+
+def check_settings(lr: Any, eps: Any, n: Any, difference: Any, update: Any, momentum: float,
+                   betas: tuple[float, float], weight_decay: float) -> tuple[float, float]:
+    """Validate MeZO's settings (errors name the field); returns ``(lr, eps)`` as floats."""
+    lr, eps = _positive("lr", lr), _positive("eps", eps)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ConfigError(f"MeZO.n must be an int >= 1, got {n!r}")
+    if difference not in ("central", "forward"):
+        raise ConfigError(f"MeZO.difference must be 'central' or 'forward', got {difference!r}")
+    if update not in UPDATES:
+        raise ConfigError(f"MeZO.update must be one of {UPDATES}, got {update!r}")
+    if not 0 <= momentum < 1 or not all(0 <= b < 1 for b in betas):
+        raise ConfigError("MeZO.momentum and MeZO.betas must be in [0, 1)")
+    if weight_decay < 0:
+        raise ConfigError(f"MeZO.weight_decay must be >= 0, got {weight_decay!r}")
+    if weight_decay and update == "conservative":
+        raise ConfigError("MeZO.weight_decay must be 0 with update='conservative' (ZO-Bench's rule has none)")
+    return lr, eps
 
 
 def tensor_step(update: str, theta: torch.Tensor, g: torch.Tensor, buf: Any, lr: float,

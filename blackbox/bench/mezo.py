@@ -103,7 +103,6 @@ def _measure(method: str, cfg: dict[str, int], device: torch.device, steps: int)
         out["peak_MB"] = torch.cuda.max_memory_allocated() / 2**20
     else:
         out["rss_growth_MB"] = _maxrss_MB() - rss0
-    del model
     if cuda:
         torch.cuda.empty_cache()
     return out
