@@ -29,6 +29,19 @@ def test_attack_example_misclassifies():
     assert out.returncode == 0, out.stderr[-2000:]
 
 
+def test_mezo_example_fine_tunes_and_resumes_from_its_journal(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    journal = str(tmp_path / "mezo.jsonl")
+    first = run("mezo_finetune.py", "--steps", "600", "--journal", journal)
+    assert first.returncode == 0, first.stderr[-2000:]
+    again = run("mezo_finetune.py", "--steps", "1000", "--journal", journal)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "600 steps replayed" in again.stdout
+    acc = float(again.stdout.rsplit("MeZO steps", 1)[1].split("%")[0])
+    assert acc > 85.0 and "(800 forward passes this run)" in again.stdout
+
+
 @pytest.mark.http
 def test_prompt_tuning_example_lowers_the_label_loss(tmp_path):
     out = run("prompt_tuning.py", "--budget", "120", "--workdir", str(tmp_path))

@@ -7,7 +7,7 @@ feasible set; ZO-Frank-Wolfe needs it) and shifted by a per-seed ``shift`` unifo
 flatters Frank-Wolfe, whose iterates average box vertices, and particle methods initialized
 uniformly in the box). Every run of a seed starts from the same ``x0``, uniform in ``[-3, 3]^d``,
 with the same budget of points. Strategies: the
-registered ``zo_sgd``, ``cbo``, ``zo_ranksgd`` and ``zo_fw`` with their default configurations
+registered ``zo_sgd``, ``cbo``, ``zo_ranksgd``, ``zo_fw`` and ``zscg`` with their default configurations
 (any of them not registered is skipped and listed under ``skipped``), and ``nevergrad`` with
 ``NGOpt`` and ``CMA`` (``budget`` set to the run's budget so NGOpt chooses as in
 ``nevergrad.minimize``; 10 candidates per ask).
@@ -39,6 +39,7 @@ STRATEGY_SPECS: dict[str, Any] = {
     "cbo": "cbo",
     "zo_ranksgd": "zo_ranksgd",
     "zo_fw": "zo_fw",
+    "zscg": "zscg",
     "ng_NGOpt": {"name": "nevergrad", "optimizer": "NGOpt"},
     "ng_CMA": {"name": "nevergrad", "optimizer": "CMA"},
 }
