@@ -186,6 +186,7 @@ def least_squares(seed=0, d=100, n=200):
 
     class LS:
         dim, sense, name = d, "min", "least_squares"
+        data = (A, b)
 
         def values(self, points, *, key=None):
             r = np.asarray(points) @ A.T - b

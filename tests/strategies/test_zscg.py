@@ -6,6 +6,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from test_zo_frank_wolfe import least_squares  # same directory (pytest puts it on the path)
 
 from blackbox import Ball, Box, Key, Simplex, minimize
 from blackbox.errors import ConfigError
@@ -175,45 +176,29 @@ def test_simplex_directions_are_tangent_so_points_need_no_projection():
 
 # -- R4.1: L1-ball least squares (the problem of test_zo_frank_wolfe) ----------------------------
 def test_r41_fw_gap_drops_on_l1_ball_least_squares():
-    d, n = 100, 200
-    g = Key(0).numpy()
-    A = g.standard_normal((n, d)) / np.sqrt(n)
-    truth = np.zeros(d)
-    truth[g.choice(d, 5, replace=False)] = g.standard_normal(5)
-    truth /= np.abs(truth).sum()  # on the boundary of the unit L1 ball
-    b = A @ truth + 0.01 * g.standard_normal(n)
-
-    class LS:
-        dim, sense, name = d, "min", "least_squares"
-
-        def values(self, points, *, key=None):
-            r = np.asarray(points) @ A.T - b
-            return 0.5 * np.sum(r * r, axis=1)
+    f, ball, fstar = least_squares()  # the problem of test_zo_frank_wolfe (same directory)
+    A, b = f.data
+    d = f.dim
 
     def true_gap(xs):  # max_{v in ball} <grad f(x), x - v> for each row x of xs
         grads = (xs @ A.T - b) @ A
         return np.einsum("nd,nd->n", grads, xs) + np.abs(grads).max(axis=1)
 
-    ball = Ball(np.zeros(d), 1.0, p=1)
     s = ZSCG(space=ball)
     state = s.init(np.zeros(d), Key(0))
-    gap0, f0, est, xs = true_gap(state.x[None])[0], LS().values(state.x[None])[0], [], []
+    gap0, f0, est, xs = true_gap(state.x[None])[0], f.values(state.x[None])[0], [], []
     while state.nfev < 20_000:
-        q, state, m = step(s, state, LS())
+        q, state, m = step(s, state, f)
         assert ball.contains(q.points) and ball.contains(state.x)
         est.append(m["fw_gap"])
         xs.append(state.x)
     gaps = true_gap(np.array(xs[-20:]))
-    x, lip = np.zeros(d), np.linalg.norm(A, 2) ** 2
-    for _ in range(3000):  # projected gradient for f*
-        x = ball.project(x - A.T @ (A @ x - b) / lip)
-    fstar = LS().values(x[None])[0]
     # measured (seeds 0-5, 20,000 points, 218 steps): the final true gap 20-51x below gap0, the
     # mean of the last 20 true gaps 22-28x, f - f* 52-123x, the mean reported fw_gap of the
     # last 50 steps 18-20x below gap0; the bounds keep a factor ~2
     assert gap0 > 0.4 and gaps[-1] < gap0 / 10, (gap0, gaps[-1])
     assert np.mean(gaps[-20:]) < gap0 / 12, (gap0, np.mean(gaps[-20:]))
-    assert LS().values(state.x[None])[0] - fstar < (f0 - fstar) / 25
+    assert f.values(state.x[None])[0] - fstar < (f0 - fstar) / 25
     assert 0 < np.mean(est[-50:]) < gap0 / 9, (gap0, np.mean(est[-50:]))
 
 
