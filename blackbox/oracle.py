@@ -144,7 +144,6 @@ class OracleWrapper:
             attach(stats)
 
 
-
 @dataclass
 class ValueRanker(OracleWrapper):
     """Make a value oracle answer ranking queries (sort, optionally with a noise model).

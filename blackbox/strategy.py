@@ -151,14 +151,10 @@ class BaseStrategy(Generic[S]):
             if isinstance(feedback, Ranking):
                 raise FeedbackError(f"{type(self).__name__} needs values, got a Ranking")
             n = query.points.shape[0]
-            if type(feedback) is Values:
-                vals = feedback.values
-                if not (type(vals) is np.ndarray and vals.dtype == np.float64 and vals.shape == (n,)):
-                    vals = Values.check(vals, n, "feedback")
-                failures = 0 if feedback.finite else -1
-            else:
-                vals, failures = Values.check(feedback, n, "feedback"), -1
-            if failures:  # not known to be clean: count (count_nonzero: 2x faster than .all())
+            clean = type(feedback) is Values and feedback.finite  # the runner knows: no failures
+            vals = Values.check(feedback.values if isinstance(feedback, Values) else feedback, n, "feedback")
+            failures = 0
+            if not clean:  # (count_nonzero: 2x faster than .all() on small arrays)
                 finite = np.isfinite(vals)
                 failures = n - int(np.count_nonzero(finite))
             if failures:  # failed evaluations read +inf, the worst value

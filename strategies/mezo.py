@@ -190,7 +190,7 @@ class MeZO:
             ok = all(math.isfinite(g) for g in pgs)
             rec = MeZOStep(self.t, losses[0], tuple(pgs), 0, skipped=not ok)
             if ok and self.update == "conservative":
-                rec = self._conservative(batch, key, rec)
+                rec = self._conservative(batch, rec)
             elif ok:
                 self._apply(rec)
         finally:  # also when loss_fn raised: theta is put back
@@ -254,20 +254,26 @@ class MeZO:
     def _theta(self, i: int) -> torch.Tensor:
         return self._base[i] if self._base is not None else self.params[i]
 
-    def _apply(self, rec: MeZOStep, scale: float = 1.0) -> None:
-        """Move ``theta`` by the update of ``rec`` (``scale`` multiplies plain ``lr ghat`` moves)."""
+    def _apply(self, rec: MeZOStep) -> None:
+        """Apply the update of ``rec`` to ``theta`` (for ``conservative``: its chosen move)."""
         if rec.skipped or (self.update == "conservative" and rec.move == 0):
             return
-        lr = self.lr * (scale if self.update != "conservative" else -rec.move * scale)
+        self._move(rec, float(rec.move) if self.update == "conservative" else None)
+
+    def _move(self, rec: MeZOStep, by: float | None = None) -> None:
+        """``theta += by lr ghat``; with ``by=None`` the update rule's step instead."""
         with torch.no_grad():
             for i, g in self._ghats(rec):
                 theta = self._theta(i)
-                self._opt[i] = tensor_step(self.update, theta, g, self._opt[i], lr, self.momentum,
-                                           self.betas, self.adam_eps)
+                if by is None:
+                    self._opt[i] = tensor_step(self.update, theta, g, self._opt[i], self.lr,
+                                               self.momentum, self.betas, self.adam_eps)
+                else:
+                    theta.add_(g, alpha=by * self.lr)
                 if self._base is not None:
                     self.params[i].copy_(theta)
 
-    def _conservative(self, batch: Any, key: Key, rec: MeZOStep) -> MeZOStep:
+    def _conservative(self, batch: Any, rec: MeZOStep) -> MeZOStep:
         """ZO-SGD-Cons: L0 at theta, L1 at theta - lr ghat, L2 at theta + lr ghat; keep the best."""
         l0 = self._loss(batch)
         self._try(rec, -1.0)
@@ -278,18 +284,19 @@ class MeZO:
             move = 0 if (l0 < l2 or not math.isfinite(l2)) else 1
         else:
             move = -1 if l1 < l2 or not math.isfinite(l2) else 1
+        rec = MeZOStep(rec.t, rec.loss, rec.projected_grads, 0, move=move)
         if self._base is not None:  # theta itself never moved: apply the choice as replay does
             self._set(None, 0.0)
-            self._apply(MeZOStep(rec.t, 0.0, rec.projected_grads, 0, move=move))
+            self._apply(rec)
         elif move != 1:  # in place we stand at theta + lr ghat: step back to the choice
-            self._apply(MeZOStep(rec.t, 0.0, rec.projected_grads, 0, move=-1), scale=1.0 - move)
-        return MeZOStep(rec.t, rec.loss, rec.projected_grads, 0, move=move)
+            self._move(rec, move - 1.0)
+        return rec
 
     def _try(self, rec: MeZOStep, sign: float) -> None:
-        """Put the parameters at ``theta + sign lr ghat`` (in place: relative to where they are)."""
+        """Put the parameters at ``theta + sign lr ghat``, ``theta`` kept (in place: from
+        ``theta`` for ``sign = -1``, then from ``theta - lr ghat`` for ``sign = +1``)."""
         if self._base is None:
-            scale = 1.0 if sign < 0 else 2.0  # from theta: -1; from theta - lr ghat: +2
-            self._apply(MeZOStep(rec.t, 0.0, rec.projected_grads, 0, move=int(sign)), scale=scale)
+            self._move(rec, -1.0 if sign < 0 else 2.0)
             return
         with torch.no_grad():
             for i, g in self._ghats(rec):
