@@ -1,7 +1,10 @@
 """Name registries for strategies and oracles; duplicate names are refused.
 
-``STRATEGIES`` fills itself by importing the ``strategies`` package on first use, ``ORACLES`` by
-importing ``oracles``, so ``STRATEGIES.get("cbo")`` works without a manual import.
+The core never imports the packages above it. ``STRATEGIES`` and ``ORACLES`` fill themselves on
+first use from the installed packages' entry points (groups ``blackbox.strategies`` and
+``blackbox.oracles``; this project declares its own ``strategies`` and ``oracles`` packages there
+in ``pyproject.toml``, and a third-party package can declare its own the same way), so
+``STRATEGIES.get("cbo")`` works without a manual import.
 
 Examples:
     >>> r = Registry("thing")
@@ -17,7 +20,7 @@ Examples:
 
 from __future__ import annotations
 
-import importlib
+from importlib.metadata import entry_points
 from typing import Any, Callable, Iterator, TypeVar
 
 from blackbox.errors import RegistryError, UnknownNameError
@@ -30,18 +33,19 @@ T = TypeVar("T")
 class Registry:
     """A collision-checked mapping from short names to classes or factories."""
 
-    def __init__(self, kind: str, loader: str | None = None) -> None:
+    def __init__(self, kind: str, group: str | None = None) -> None:
         self.kind = kind
-        self._loader = loader
-        self._loaded = loader is None
+        self._group = group
+        self._loaded = group is None
         self._items: dict[str, Any] = {}
         self._info: dict[str, str] = {}
 
     def _load(self) -> None:
         if not self._loaded:
             self._loaded = True
-            assert self._loader is not None
-            importlib.import_module(self._loader)
+            assert self._group is not None
+            for ep in sorted(entry_points(group=self._group), key=lambda e: e.name):
+                ep.load()  # importing the plugin's module registers its names
 
     def register(self, name: str, obj: Any = None, *, info: str = "") -> Any:
         """Register ``obj`` under ``name``; usable as ``@registry.register("name")``."""
@@ -95,8 +99,8 @@ class Registry:
         return len(self.names())
 
 
-STRATEGIES = Registry("strategy", loader="strategies")
-ORACLES = Registry("oracle", loader="oracles")
+STRATEGIES = Registry("strategy", group="blackbox.strategies")
+ORACLES = Registry("oracle", group="blackbox.oracles")
 
 
 def register_strategy(name: str, *, info: str = "") -> Callable[[T], T]:

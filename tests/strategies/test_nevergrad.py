@@ -168,7 +168,7 @@ def test_a_journaled_run_resumes_to_the_same_result(tmp_path):
 def test_baselines_benchmark_smoke():
     import json
 
-    from blackbox.bench import baselines
+    from apps.bench import baselines
 
     out = baselines.run(quick=True, seeds=1, budget=200, problems=("ackley", "rosenbrock"),
                         strategies=("zo_fw", "ng_CMA"), verbose=False)

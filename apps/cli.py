@@ -15,6 +15,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -125,7 +126,7 @@ def cmd_plot(a: argparse.Namespace) -> int:
 
 
 def cmd_demo(a: argparse.Namespace) -> int:
-    from blackbox.demo import run_demo
+    from apps.demo import run_demo
 
     return run_demo(out=a.out, quick=a.quick)
 
@@ -137,10 +138,19 @@ def cmd_serve(a: argparse.Namespace, rest: list[str]) -> int:
 
 
 def cmd_bench(a: argparse.Namespace) -> int:
-    from blackbox.bench import run_group
+    from apps.bench import all_ok, run_group
 
-    run_group(a.group, out=a.out, quick=a.quick)
+    results = run_group(a.group, out=a.out, quick=a.quick)
+    if a.check and not all_ok(results):
+        print("blackbox bench: some figures missed their targets (MISS above)", file=sys.stderr)
+        return 1
     return 0
+
+
+#: modules that add a sub-command of their own: each has ``add_parser(subparsers)``, which
+#: registers its parser with ``set_defaults(handler=FUNCTION)`` (FUNCTION(args) -> exit code).
+#: Their heavy imports happen inside the handler, so ``blackbox --help`` stays fast.
+COMMANDS: tuple[str, ...] = ()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -170,10 +180,16 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--quick", action="store_true", help="a smaller demo")
     sub.add_parser("serve", help="the local OpenAI-compatible model server (see: serve --help)",
                    add_help=False)
+    from apps.bench import GROUPS
+
     b = sub.add_parser("bench", help="benchmarks; results written as JSON")
-    b.add_argument("group", choices=["strategies", "parallel", "http", "mezo", "all"])
+    b.add_argument("group", choices=[*GROUPS, "all"])
     b.add_argument("--out", default="bench-results")
-    b.add_argument("--quick", action="store_true")
+    b.add_argument("--quick", action="store_true", help="a tiny version (seconds)")
+    b.add_argument("--check", action="store_true",
+                   help="exit 1 when a figure misses the target stated beside its benchmark")
+    for module in COMMANDS:
+        importlib.import_module(module).add_parser(sub)
     return p
 
 
@@ -190,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {"run": cmd_run, "resume": cmd_resume, "plot": cmd_plot, "demo": cmd_demo,
                 "bench": cmd_bench}
     try:
-        return handlers[a.cmd](a)
+        return int(handlers[a.cmd](a) if a.cmd in handlers else a.handler(a))
     except BlackboxError as exc:
         print(f"blackbox: error: {exc}", file=sys.stderr)
         return 2

@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+#: requests/s through ModelAPIOracle at concurrency 32, over a bare httpx loop
+TARGETS = {"ratio_at_32": (">=", 0.9)}
+
 import asyncio
 import socket
 import subprocess
@@ -63,7 +66,7 @@ def _oracle(base: str, n: int, conc: int) -> float:
 
 def run(quick: bool = False) -> dict[str, Any]:
     port = _port()
-    proc = subprocess.Popen([sys.executable, "-m", "blackbox.cli", "serve", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "apps.cli", "serve", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}/v1"
     try:

@@ -23,6 +23,9 @@ from strategies.cbo import CBO
 
 __all__ = ["run"]
 
+#: speed per iteration no worse than CBXpy's; R3.1 (20-d Rastrigin) success as in ALGORITHMS R3.1
+TARGETS = {"speed.ratio": ("<=", 1.0), "R3.1.ours_success": (">=", 0.9)}
+
 SETTINGS = dict(noise="anisotropic", sigma=10.1, lamda=1.0, alpha=30.0, dt=0.01)
 
 
