@@ -31,7 +31,7 @@ from blackbox.errors import JournalMismatchError
 from blackbox.keys import Key
 from blackbox.query import Query
 
-__all__ = ["Journal", "decode_array", "encode_array", "read_records"]
+__all__ = ["Journal", "JsonlLog", "check_header", "decode_array", "encode_array", "read_records"]
 
 VERSION = 1
 
@@ -52,7 +52,11 @@ def decode_array(d: dict[str, Any]) -> NDArray[Any]:
 
 
 def read_records(path: Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]], int]:
-    """Parse a journal: (header, records, byte length of the valid prefix)."""
+    """Parse a JSONL log: (header, records, byte length of the valid prefix).
+
+    A torn or corrupt line (a process killed mid-write) ends the valid prefix; what follows it
+    is ignored.
+    """
     header: dict[str, Any] | None = None
     records: list[dict[str, Any]] = []
     good = 0
@@ -63,18 +67,96 @@ def read_records(path: Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]
         end = data.find(b"\n", pos)
         if end < 0:
             break  # torn last line: no newline was written
-        line = data[pos:end]
         try:
-            rec = json.loads(line)
+            rec = json.loads(data[pos:end])
         except ValueError:
             break  # a torn or corrupt line ends the valid prefix
-        if rec.get("type") == "header":
+        if isinstance(rec, dict) and rec.get("type") == "header":
             header = rec
         else:
             records.append(rec)
         pos = end + 1
         good = pos
     return header, records, good
+
+
+def check_header(old: dict[str, Any], new: dict[str, Any], where: Any,
+                 fields: Any = None, hint: str = "use a new directory") -> None:
+    """Raise a one-line :class:`JournalMismatchError` when ``old`` and ``new`` differ on ``fields``
+    (every key of either when ``None``)."""
+    keys = sorted(set(old) | set(new)) if fields is None else list(fields)
+    for field in keys:
+        if field != "type" and old.get(field) != new.get(field):
+            raise JournalMismatchError(
+                f"{where} was written for another {field}: {_short(old.get(field))} there, "
+                f"{_short(new.get(field))} here; {hint}"
+            )
+
+
+class JsonlLog:
+    """An append-only JSONL log: one header line, then one JSON record per line.
+
+    Opening an existing log checks its header against ``header`` (on ``fields``, or every key),
+    reads the records of its valid prefix into :attr:`records` and cuts a torn tail, so appends
+    start on a fresh line; a new log gets the header written. :meth:`append` writes one record
+    and flushes it before returning (a killed process loses at most the record in flight).
+
+    Args:
+        path: the ``.jsonl`` file (its folder is created).
+        header: a JSON-able dict identifying the run (``"type": "header"`` is added).
+        fields: header keys that must match an existing log (``None``: all of them).
+        hint: the end of a mismatch message (what the user should do).
+
+    Attributes:
+        records: the records found when the log was opened (not those appended since).
+        old_header: the header found in an existing log, or ``None`` for a new one.
+
+    Examples:
+        >>> import tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "log.jsonl")
+        >>> with JsonlLog(path, {"run": 1}) as log:
+        ...     log.append({"t": 0, "loss": 0.5})
+        >>> JsonlLog(path, {"run": 1}).records
+        [{'t': 0, 'loss': 0.5}]
+    """
+
+    def __init__(self, path: str | os.PathLike[str], header: dict[str, Any],
+                 fields: Any = None, hint: str = "use a new directory") -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        header = {"type": "header", **header}
+        self.records: list[dict[str, Any]] = []
+        self.old_header: dict[str, Any] | None = None
+        if self.path.is_dir():
+            raise JournalMismatchError(f"{self.path} is a directory, not a journal file; {hint}")
+        if self.path.exists() and self.path.stat().st_size > 0:
+            old, self.records, good = read_records(self.path)
+            if old is None:
+                raise JournalMismatchError(f"{self.path} has no header line, so it is not a "
+                                           f"blackbox journal; {hint}")
+            check_header(old, header, self.path, fields, hint)
+            self.old_header = old
+            with open(self.path, "r+b") as fh:  # cut a torn tail so appends start on a new line
+                fh.truncate(good)
+            self._fh = open(self.path, "a", encoding="utf-8")
+        else:
+            self._fh = open(self.path, "w", encoding="utf-8")
+            self.append(header)
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Write ``record`` as one line and flush it (before the caller goes on)."""
+        self._fh.write(json.dumps(record) + "\n")
+        self._fh.flush()
+
+    def close(self) -> None:
+        if not self._fh.closed:
+            self._fh.close()
+
+    def __enter__(self) -> JsonlLog:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
 
 class Journal:

@@ -119,3 +119,25 @@ def test_a_killed_run_resumes_and_ends_identical(tmp_path):
     np.testing.assert_array_equal(res.x, ref.x)
     assert res.fun == ref.fun and res.f_best == ref.f_best and res.nfev == ref.nfev
     np.testing.assert_array_equal(res.trace.column("f_best"), ref.trace.column("f_best"))
+
+
+# -- the generic append-only JSONL log ----------------------------------------------------------
+def test_jsonl_log_appends_checks_its_header_and_cuts_a_torn_tail(tmp_path):
+    from blackbox.journal import JsonlLog
+
+    path = tmp_path / "sub" / "log.jsonl"
+    with JsonlLog(path, {"run": 1, "cfg": {"lr": 0.1}}) as log:
+        assert log.old_header is None and log.records == []
+        for t in range(3):
+            log.append({"t": t})
+    path.write_bytes(path.read_bytes() + b'{"t": 3, "lo')  # a torn last line
+    log = JsonlLog(path, {"run": 1, "cfg": {"lr": 0.1}})
+    assert log.records == [{"t": 0}, {"t": 1}, {"t": 2}] and log.old_header["run"] == 1
+    log.append({"t": 3})
+    log.close()
+    assert JsonlLog(path, {"run": 1, "cfg": {"lr": 0.1}}).records[-1] == {"t": 3}
+    with pytest.raises(JournalMismatchError) as err:
+        JsonlLog(path, {"run": 1, "cfg": {"lr": 0.2}})
+    msg = str(err.value)
+    assert "\n" not in msg and "written for another cfg" in msg and "use a new directory" in msg
+    JsonlLog(path, {"run": 1, "cfg": {"lr": 0.2}}, fields=["run"]).close()  # only 'run' checked
