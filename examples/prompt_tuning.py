@@ -34,7 +34,8 @@ def start_server() -> tuple[subprocess.Popen[bytes], str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "apps.cli", "serve", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "apps.cli", "serve", "--port", str(port),
+                             "--model", "toy"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}/v1"
     for _ in range(300):

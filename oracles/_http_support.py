@@ -4,6 +4,7 @@ event loop for the synchronous facade, and the key-redaction helper."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import json
 import sqlite3
@@ -36,6 +37,7 @@ class Pacer:
     def __init__(self, rpm: float | None = None, tpm: float | None = None) -> None:
         self.rpm, self.tpm = rpm, tpm
         self._next = 0.0
+        self.scheduled: collections.deque[float] = collections.deque(maxlen=4096)  # start times
         self._lock: asyncio.Lock | None = None
 
     async def acquire(self, tokens: int = 0) -> None:
@@ -50,6 +52,7 @@ class Pacer:
             if self.tpm:
                 gap = max(gap, 60.0 * tokens / self.tpm)
             self._next = start + gap
+            self.scheduled.append(start)
         if start > now:
             await asyncio.sleep(start - now)
 

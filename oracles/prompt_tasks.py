@@ -31,11 +31,28 @@ def render_example(text: str, label: str) -> str:
     return f"Review: {text}\nSentiment: {label}"
 
 
+def label_tokens(choice: dict[str, Any], start: int) -> list[float]:
+    """Log-probabilities of the tokens that cover text from character ``start`` on (a token that
+    straddles ``start`` counts: it carries part of the label). Uses the response's
+    ``text_offset`` when present, else the tokens' lengths."""
+    lp = choice["logprobs"]
+    toks, lps = lp["tokens"], lp["token_logprobs"]
+    offs = lp.get("text_offset")
+    if offs is None:
+        offs = np.cumsum([0] + [len(t) for t in toks[:-1]]).tolist()
+    ends = list(offs[1:]) + [len(choice.get("text", "")) or offs[-1] + len(toks[-1])]
+    out = [float(v) for o, e, v in zip(offs, ends, lps) if e > start and v is not None]
+    if not out:
+        raise ValueError(f"no token covers the label (from character {start})")
+    return out
+
+
 def label_loss(response: dict[str, Any], label: str) -> float:
-    """Negative log-probability of the label's tokens (the last ``len(label)`` characters)."""
-    lps = response["choices"][0]["logprobs"]["token_logprobs"]
-    tail = lps[-len(label):]
-    return -float(sum(tail))
+    """Negative log-probability of the label's tokens: the tokens covering the last
+    ``len(label)`` characters of the echoed text (by ``text_offset``, so a one-token label sums
+    one token, whatever its length in characters)."""
+    choice = response["choices"][0]
+    return -float(sum(label_tokens(choice, len(choice["text"]) - len(label))))
 
 
 class _Render:

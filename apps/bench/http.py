@@ -66,7 +66,8 @@ def _oracle(base: str, n: int, conc: int) -> float:
 
 def run(quick: bool = False) -> dict[str, Any]:
     port = _port()
-    proc = subprocess.Popen([sys.executable, "-m", "apps.cli", "serve", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "apps.cli", "serve", "--port", str(port),
+                             "--model", "toy"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}/v1"
     try:

@@ -19,6 +19,8 @@ def free_port() -> int:
 
 class Server:
     def __init__(self, *flags: str) -> None:
+        if "--model" not in flags:
+            flags = ("--model", "toy", *flags)  # the server's default is the real model
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
