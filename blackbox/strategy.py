@@ -61,9 +61,19 @@ class Strategy(Protocol[S]):  # type: ignore[misc]
 
 
 def freeze(a: Any) -> Any:
-    """Mark an ndarray read-only (state arrays are never mutated in place)."""
-    if isinstance(a, np.ndarray) and a.flags.writeable:
-        a.flags.writeable = False
+    """Mark an ndarray read-only (state arrays are never mutated in place), also inside tuples.
+
+    Examples:
+        >>> s = freeze((np.zeros(2), (np.ones(1), 3)))
+        >>> s[0].flags.writeable, s[1][0].flags.writeable
+        (False, False)
+    """
+    if isinstance(a, np.ndarray):
+        if a.flags.writeable:
+            a.flags.writeable = False
+    elif type(a) is tuple:
+        for v in a:
+            freeze(v)
     return a
 
 
@@ -135,6 +145,8 @@ class BaseStrategy(Generic[S]):
         state = self._init(x, as_key(key))
         if not isinstance(state, StrategyState):
             raise TypeError(f"{type(self).__name__}._init must return a StrategyState")
+        for f in dataclasses.fields(state):
+            freeze(getattr(state, f.name))
         return state
 
     def ask(self, state: S) -> tuple[Query, S]:
@@ -200,6 +212,8 @@ class BaseStrategy(Generic[S]):
         for v in updates.values():
             if type(v) is np.ndarray:
                 v.flags.writeable = False
+            elif type(v) is tuple:
+                freeze(v)
         try:
             new = object.__new__(type(state))
             d = new.__dict__

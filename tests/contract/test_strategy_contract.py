@@ -75,12 +75,70 @@ def vars_of(state):
 
 
 def assert_same(a, b, msg):
+    """Equal values, looking inside tuples, lists, dicts and dataclasses (nested state)."""
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=msg)
+    elif isinstance(a, (tuple, list)):
+        assert isinstance(b, (tuple, list)) and len(a) == len(b), f"{msg}: {a!r} != {b!r}"
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same(x, y, f"{msg}[{i}]")
+    elif isinstance(a, dict):
+        assert isinstance(b, dict) and sorted(a) == sorted(b), f"{msg}: {a!r} != {b!r}"
+        for k in a:
+            assert_same(a[k], b[k], f"{msg}[{k!r}]")
+    elif dataclasses.is_dataclass(a) and not isinstance(a, type):
+        assert type(a) is type(b), msg
+        for k, v in vars_of(a).items():
+            assert_same(v, getattr(b, k), f"{msg}.{k}")
     elif isinstance(a, float) and isinstance(b, float) and np.isnan(a) and np.isnan(b):
         return
-    elif isinstance(a, (int, float, str, bool, Key, type(None))):
-        assert a == b, msg
+    elif isinstance(a, (int, float, str, bool, bytes, Key, type(None), np.generic)):
+        assert a == b, f"{msg}: {a!r} != {b!r}"
+    else:
+        raise AssertionError(f"{msg}: a state holds a {type(a).__name__}, which this test cannot "
+                             "compare; keep state to arrays, numbers, strings, keys and tuples")
+
+
+def writable_arrays(v, where):
+    """Paths of writeable ndarrays anywhere in ``v`` (state arrays must be read-only)."""
+    if isinstance(v, np.ndarray):
+        return [where] if v.flags.writeable else []
+    if isinstance(v, (tuple, list)):
+        return [p for i, x in enumerate(v) for p in writable_arrays(x, f"{where}[{i}]")]
+    if isinstance(v, dict):
+        return [p for k, x in v.items() for p in writable_arrays(x, f"{where}[{k!r}]")]
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        return [p for k, x in vars_of(v).items() for p in writable_arrays(x, f"{where}.{k}")]
+    return []
+
+
+def test_assert_same_looks_inside_nested_containers():
+    a = (np.zeros(2), {"m": (np.ones(2), 3)})
+    b = (np.zeros(2), {"m": (np.array([1.0, 2.0]), 3)})
+    with pytest.raises(AssertionError):
+        assert_same(a, b, "state.opt")
+    assert_same(a, copy.deepcopy(a), "state.opt")
+    assert writable_arrays((np.zeros(1), [freeze_(np.ones(1)), {"k": np.ones(1)}]), "s") == [
+        "s[0]", "s[1][1]['k']"]
+
+
+def freeze_(a):
+    a.flags.writeable = False
+    return a
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_state_arrays_are_read_only_nested_too(name):
+    s = make(name)
+    f = Sphere(dim=DIM)
+    state = s.init(np.ones(DIM), Key(2))
+    for _ in range(3):
+        q, state = s.ask(state)
+        assert not writable_arrays(vars_of(state), "state"), (
+            f"{name}: writeable arrays after ask: {writable_arrays(vars_of(state), 'state')}")
+        state, _ = s.tell(state, q, feedback_for(s, q, f))
+        assert not writable_arrays(vars_of(state), "state"), (
+            f"{name}: writeable arrays after tell: {writable_arrays(vars_of(state), 'state')}")
 
 
 @pytest.mark.parametrize("name", NAMES)
