@@ -25,6 +25,7 @@ GROUPS: dict[str, list[str]] = {
     "parallel": ["parallel"],
     "http": ["http"],
     "mezo": ["mezo"],
+    "preference": ["preference"],
 }
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
