@@ -36,7 +36,8 @@ from blackbox.keys import Key
 from blackbox.query import Query
 from blackbox.registry import register_strategy
 from blackbox.strategy import BaseStrategy, StrategyState
-from strategies.zo_frank_wolfe import _need_space
+from strategies import estimators
+from strategies.frank_wolfe import need_space
 
 __all__ = ["FWBlack", "FWBlackState"]
 
@@ -95,24 +96,23 @@ class FWBlack(BaseStrategy[FWBlackState]):
             )
 
     def _init(self, x0: Array, key: Key) -> FWBlackState:
-        _need_space(self)
+        need_space(self)
         return FWBlackState(**self._base_fields(x0, key), m=np.zeros_like(x0), dirs=None,
                             losses=(), t0=-1, gap=float("nan"))
 
     def _ask(self, state: FWBlackState, key: Key) -> tuple[Query, dict[str, Any]]:
         dim = state.x.shape[0]
-        u = key.numpy().standard_normal((self.grad_est, dim))
-        if self.sensing == "sphere":
-            u *= np.sqrt(dim) / np.linalg.norm(u, axis=1, keepdims=True)
-        pts = np.vstack([state.x + self.delta * u, state.x - self.delta * u])
+        if self.sensing == "sphere":  # radius sqrt(d): E[u u^T] = I, no factor d in the estimate
+            u = estimators.from_key("sphere", key, self.grad_est, dim) * np.sqrt(dim)
+        else:
+            u = estimators.from_key("gaussian", key, self.grad_est, dim)
+        pts = estimators.perturb(state.x, u, self.delta, "central")  # antithetic pairs
         return self._query(pts, key, tag="grad"), {"dirs": u}
 
     def _tell(self, state: FWBlackState, query: Query, values: Array) -> Any:
         b = self.grad_est
         u = state.dirs if state.dirs is not None else np.zeros((b, state.x.shape[0]))
-        diff = values[:b] - values[b:]
-        diff = np.where(np.isfinite(diff), diff, 0.0)  # an inf value carries no direction
-        ghat = diff @ u / (2.0 * b * self.delta)
+        ghat = estimators.combine(values, u, self.delta, "central", "gaussian")  # failed: dropped
         m = self.beta * state.m + (1.0 - self.beta) * ghat
         v = np.asarray(self.space.lmo(m), dtype=np.float64)
         fin = values[np.isfinite(values)]

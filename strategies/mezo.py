@@ -50,6 +50,7 @@ import torch
 
 from blackbox.errors import ConfigError
 from blackbox.keys import Key, as_key
+from strategies.estimators import quotient, torch_directions
 from strategies.mezo_journal import MeZOJournal, MeZOStep
 from strategies.mezo_updates import check_settings, tensor_step
 
@@ -132,13 +133,10 @@ class MeZO:
 
     # -- noise ----------------------------------------------------------------------------------
     def noise(self, key: Key) -> Iterator[torch.Tensor]:
-        """``z`` for each trainable parameter in order: one generator per device, seeded once."""
-        gens: dict[Any, torch.Generator] = {}
-        for p, base in zip(self.params, self._base or self.params):
-            dev = base.device
-            if dev not in gens:
-                gens[dev] = key.fold_in(len(gens)).torch(dev)
-            yield torch.randn(base.shape, generator=gens[dev], device=dev, dtype=base.dtype)
+        """``z`` for each trainable parameter in order (:func:`strategies.estimators.torch_directions`:
+        one generator per device, seeded once), with the shape, dtype and device of the tensor
+        it perturbs (the fp32 master copy in ``"master"`` mode)."""
+        return torch_directions(key, self._base or self.params)
 
     def _set(self, key: Key | None, scale: float) -> None:
         """Put the parameters at ``theta + scale eps z(key)`` (``scale = 0``: at ``theta``)."""
@@ -182,9 +180,9 @@ class MeZO:
                 if self.difference == "central":
                     self._set(kj, -1.0)
                     lm = self._loss(batch)
-                    pgs.append((lp - lm) / (2 * self.eps))
+                    pgs.append(quotient(lp, lm, self.eps, "central"))
                 else:
-                    pgs.append((lp - l0) / self.eps)
+                    pgs.append(quotient(lp, l0, self.eps, "forward"))
                 self._set(kj, 0.0)
                 losses.append(lp)
             ok = all(math.isfinite(g) for g in pgs)

@@ -55,103 +55,15 @@ from blackbox.errors import ConfigError
 from blackbox.keys import Key
 from blackbox.query import Query
 from blackbox.registry import register_strategy
-from blackbox.spaces import Ball, Box, Simplex
 from blackbox.strategy import BaseStrategy, StrategyState
+from strategies import estimators
+from strategies.frank_wolfe import directional, feasible_batch, feasible_steps, fw_move, need_space
+from strategies.frank_wolfe import tangent
 
-__all__ = ["ZOFrankWolfe", "ZOFrankWolfeState", "feasible_steps"]
+__all__ = ["ZOFrankWolfe", "ZOFrankWolfeState", "feasible_steps"]  # (feasible_steps: re-exported)
 
 Array = NDArray[np.float64]
 _ESTIMATORS = ("kwsa", "rdsa", "irdsa")
-
-
-def _need_space(strategy: Any) -> None:
-    # checked at init, not construction: minimize(f, "zo_fw", space=...) builds, then adds it
-    if strategy.space is None:
-        raise ConfigError(
-            f"{type(strategy).__name__} needs a space with an lmo() (Box, Ball, Simplex), got "
-            "space=None; pass space=... to the strategy or to minimize()"
-        )
-
-
-def _bounds(space: Any) -> tuple[Array, Array] | None:
-    if isinstance(space, Box):
-        return space.lower, space.upper
-    if isinstance(space, Ball) and space.p == np.inf:
-        return space.center - space.radius, space.center + space.radius
-    return None
-
-
-def _inside_rows(space: Any, pts: Array) -> NDArray[np.bool_]:
-    """Per-row membership (``space.contains`` answers for the whole batch)."""
-    return np.max(np.abs(np.asarray(space.project(pts)) - pts), axis=-1) <= 1e-10
-
-
-def feasible_steps(space: Any, x: Array, dirs: Array, c: float) -> Array:
-    """For each row ``u`` of ``dirs``, the largest ``t`` in ``[0, c]`` with ``x + t u`` in space.
-
-    Closed form for boxes and L_inf, L2 and L1 balls; 40 vectorized bisection steps otherwise.
-    """
-    b = _bounds(space)
-    if b is not None:
-        lo, hi = b
-        with np.errstate(divide="ignore", invalid="ignore"):
-            room = np.where(dirs > 0, (hi - x) / dirs, np.where(dirs < 0, (lo - x) / dirs, np.inf))
-        return np.clip(np.min(room, axis=1), 0.0, c)
-    if isinstance(space, Ball) and space.p == 2.0:  # root of ||y + t u||^2 = r^2
-        y = x - space.center
-        a, bb = np.einsum("md,md->m", dirs, dirs), dirs @ y
-        disc = np.maximum(bb**2 - a * (y @ y - space.radius**2), 0.0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = np.where(a > 0, (np.sqrt(disc) - bb) / a, np.inf)
-        return np.clip(t, 0.0, c)
-    if isinstance(space, Ball) and space.p == 1.0:  # convex piecewise linear in t
-        y, r = x - space.center, space.radius
-        au = np.abs(dirs)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            bp = np.where((dirs != 0) & (-y * dirs > 0), -y / dirs, np.inf)  # sign changes, t > 0
-        order = np.argsort(bp, axis=1)
-        ts = np.take_along_axis(bp, order, 1)  # (m, d) sorted breakpoints
-        slope0 = np.sum(np.where(y * dirs > 0, au, 0.0) - np.where(y * dirs < 0, au, 0.0)
-                        + np.where(y == 0, au, 0.0), axis=1)
-        slopes = slope0[:, None] + 2 * np.cumsum(np.take_along_axis(au, order, 1), 1)
-        slopes = np.concatenate([slope0[:, None], slopes], 1)  # slope on [ts_{k-1}, ts_k]
-        starts = np.concatenate([np.zeros((len(dirs), 1)), ts], 1)  # (m, d+1)
-        dt = np.diff(np.where(np.isfinite(starts), starts, 0.0), axis=1)
-        dt = np.where(np.isfinite(ts), dt, 0.0)
-        phi = np.abs(y).sum() + np.concatenate(
-            [np.zeros((len(dirs), 1)), np.cumsum(slopes[:, :-1] * dt, 1)], 1)  # phi at starts
-        with np.errstate(divide="ignore", invalid="ignore"):
-            cand = starts + (r - phi) / slopes  # the root if it lies in the segment k
-            end = np.concatenate([ts, np.full((len(dirs), 1), np.inf)], 1)
-            ok = np.isfinite(starts) & (slopes > 0) & (cand <= end) & (cand >= starts)
-        k = np.argmax(ok, axis=1)
-        t = np.where(ok.any(1), np.take_along_axis(cand, k[:, None], 1)[:, 0], np.inf)
-        return np.clip(t, 0.0, c)
-    t = np.full(len(dirs), float(c))
-    ok = _inside_rows(space, x + t[:, None] * dirs)
-    lo_t, hi_t = np.zeros(len(dirs)), t.copy()
-    for _ in range(40):
-        mid = 0.5 * (lo_t + hi_t)
-        good = _inside_rows(space, x + mid[:, None] * dirs)
-        lo_t, hi_t = np.where(good, mid, lo_t), np.where(good, hi_t, mid)
-    return np.where(ok, t, lo_t)
-
-
-def _signed_steps(space: Any, x: Array, dirs: Array, c: float) -> Array:
-    """Forward step ``c`` where feasible, else the longer of the feasible forward/backward steps."""
-    fwd, bwd = feasible_steps(space, x, dirs, c), feasible_steps(space, x, -dirs, c)
-    s = np.where(fwd >= bwd, fwd, -bwd)
-    return np.where(s == 0.0, c, s)  # no feasible step: the base projects (documented)
-
-
-def _directional(points: Array, values: Array, dirs: Array) -> Array:
-    """``(F_j - F_0) / t_j`` with ``t_j`` the realized displacement of point ``j`` along ``u_j``."""
-    disp = points[1:] - points[0]  # (m, d)
-    t = np.einsum("md,md->m", disp, dirs) / np.einsum("md,md->m", dirs, dirs)
-    with np.errstate(divide="ignore", invalid="ignore"):  # inf - inf: a failed term, dropped
-        df = values[1:] - values[0]
-        q = np.where(t != 0.0, df / t, 0.0)
-    return np.where(np.isfinite(q), q, 0.0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -204,7 +116,7 @@ class ZOFrankWolfe(BaseStrategy[ZOFrankWolfeState]):
         return 2.0 / (s + 1.0), min(rho, 1.0), c * self.c_scale
 
     def _init(self, x0: Array, key: Key) -> ZOFrankWolfeState:
-        _need_space(self)
+        need_space(self)
         return ZOFrankWolfeState(**self._base_fields(x0, key), d=np.zeros_like(x0), dirs=None,
                                  gap=float("nan"))
 
@@ -212,23 +124,19 @@ class ZOFrankWolfe(BaseStrategy[ZOFrankWolfeState]):
         x = state.x
         dim = x.shape[0]
         if self.estimator == "kwsa":  # coordinate directions with random signs (see notes)
-            dirs = np.diag(key.numpy().choice([-1.0, 1.0], size=dim))
+            dirs = estimators.from_key("signed_coordinate", key, dim, dim)
         else:
-            dirs = key.numpy().standard_normal((1 if self.estimator == "rdsa" else self.m, dim))
-        if isinstance(self.space, Simplex):
-            dirs = dirs - dirs.mean(axis=1, keepdims=True)
+            dirs = estimators.from_key("gaussian", key, 1 if self.estimator == "rdsa" else self.m, dim)
+        dirs = tangent(self.space, dirs)
         _, _, c = self.schedule(state.step, dim)
-        t = _signed_steps(self.space, x, dirs, c)
-        pts = np.vstack([x[None, :], x + t[:, None] * dirs])
+        pts = feasible_batch(self.space, x, dirs, c)
         return self._query(pts, key, tag=self.estimator), {"dirs": dirs}
 
     def _tell(self, state: ZOFrankWolfeState, query: Query, values: Array) -> Any:
         dirs = state.dirs if state.dirs is not None else np.eye(state.x.shape[0])
-        q = _directional(query.points, values, dirs)
-        g = q @ dirs if self.estimator == "kwsa" else q @ dirs / len(dirs)
+        kind = "signed_coordinate" if self.estimator == "kwsa" else "gaussian"
+        g = estimators.average(directional(query.points, values, dirs), dirs, kind)
         gamma, rho, _ = self.schedule(state.step, state.x.shape[0])
         d = (1.0 - rho) * state.d + rho * g
-        v = np.asarray(self.space.lmo(d), dtype=np.float64)
-        gap = float(d @ (state.x - v))
-        x = (1.0 - gamma) * state.x + gamma * v
+        x, _, gap = fw_move(self.space, state.x, d, gamma)
         return {"x": x, "d": d, "dirs": None, "gap": gap}, {"fw_gap": gap, "gamma": gamma}

@@ -142,7 +142,7 @@ class ZOSGD(BaseStrategy[ZOSGDState]):
             step = self._lr(state) * state.g
             return self._query(np.stack([x, x - step, x + step]), key, tag="cons"), {}
         mask = None if self.coord_mask is None else np.asarray(self.coord_mask)
-        U = estimators.directions(self.estimator, key.numpy(), self.q, x.shape[0], mask)
+        U = estimators.from_key(self.estimator, key, self.q, x.shape[0], mask)
         pts = estimators.perturb(x, U, self.mu, self.difference)
         return self._query(pts, key, tag="grad"), {"U": U}
 

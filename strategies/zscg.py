@@ -37,7 +37,7 @@ diameter, so only the orders are taken from it, ALGORITHMS.md [R]):
   coin drawn with the ask's key), so memory stays ``O(d)``. Steps past ``N`` keep the same
   constants, and the sample stays uniform over all steps taken.
 
-Feasibility follows ``zo_fw`` (whose helpers are used): each direction gets the largest step
+Feasibility follows ``zo_fw`` (the shared helpers of ``strategies.frank_wolfe``): each direction gets the largest step
 ``t <= nu_k`` that stays in ``space``, forward or backward (``x - t u``), and the quotient is
 ``(F(x + s t u) - F(x)) / (s t)``; only when neither side is feasible is the point projected by
 the framework (the quotient then uses the realized displacement along ``u``). On a
@@ -64,9 +64,9 @@ from blackbox.errors import ConfigError
 from blackbox.keys import Key
 from blackbox.query import Query
 from blackbox.registry import register_strategy
-from blackbox.spaces import Simplex
 from blackbox.strategy import BaseStrategy, StrategyState
-from strategies.zo_frank_wolfe import _directional, _need_space, _signed_steps
+from strategies import estimators
+from strategies.frank_wolfe import directional, feasible_batch, fw_move, need_space, tangent
 
 __all__ = ["ZSCG", "ZSCGState"]
 
@@ -148,7 +148,7 @@ class ZSCG(BaseStrategy[ZSCGState]):
         return 1.0 / math.sqrt(n), m, self.nu_scale / math.sqrt(n * float(dim) ** 3)
 
     def _init(self, x0: Array, key: Key) -> ZSCGState:
-        _need_space(self)
+        need_space(self)
         return ZSCGState(**self._base_fields(x0, key), dirs=None, take=False, sample=x0,
                          gap=float("nan"))
 
@@ -156,29 +156,23 @@ class ZSCG(BaseStrategy[ZSCGState]):
         x, k = state.x, state.step + 1
         _, m, nu = self.schedule(k, x.shape[0])
         gen = key.numpy()
-        dirs = gen.standard_normal((m, x.shape[0]))
+        dirs = estimators.directions("gaussian", gen, m, x.shape[0])
         take = self.mode == "nonconvex" and gen.random() * k < 1.0  # reservoir: prob 1/k
-        if isinstance(self.space, Simplex):
-            dirs = dirs - dirs.mean(axis=1, keepdims=True)
-        t = _signed_steps(self.space, x, dirs, nu)
-        pts = np.vstack([x[None, :], x + t[:, None] * dirs])
+        dirs = tangent(self.space, dirs)
+        pts = feasible_batch(self.space, x, dirs, nu)
         return self._query(pts, key, tag="grad"), {"dirs": dirs, "take": bool(take)}
 
     def _tell(self, state: ZSCGState, query: Query, values: Array) -> Any:
         if state.dirs is None:
             raise ConfigError("ZSCG.tell got feedback for a query it did not ask")
-        dirs = state.dirs
         alpha, m, _ = self.schedule(state.step + 1, state.x.shape[0])
-        with np.errstate(invalid="ignore"):  # inf - inf: a failed term
-            ok = int(np.count_nonzero(np.isfinite(values[1:] - values[0])))
+        quotients = directional(query.points, values, state.dirs)
         sample = state.x if state.take else state.sample
-        if ok == 0:  # nothing to estimate from (e.g. F(x_{k-1}) failed); lmo(0) is arbitrary
+        if not np.isfinite(quotients).any():  # nothing to estimate from (e.g. F(x_{k-1}) failed)
             return {"dirs": None, "take": False, "sample": sample}, {
                 "fw_gap": float("nan"), "alpha": alpha, "m": m}
-        g = _directional(query.points, values, dirs) @ dirs / ok  # failed terms dropped
-        v = np.asarray(self.space.lmo(g), dtype=np.float64)
-        gap = float(g @ (state.x - v))
-        x = (1.0 - alpha) * state.x + alpha * v
+        g = estimators.average(quotients, state.dirs, "gaussian")  # failed terms dropped
+        x, _, gap = fw_move(self.space, state.x, g, alpha)
         updates = {"x": x, "dirs": None, "take": False, "sample": sample, "gap": gap}
         return updates, {"fw_gap": gap, "alpha": alpha, "m": m}
 

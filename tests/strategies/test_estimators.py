@@ -47,3 +47,48 @@ def test_coordinate_failed_coordinate_reads_zero_and_forward_cge_is_d_plus_1():
     assert estimators.perturb(np.zeros(3), U, 1e-3, "forward").shape == (4, 3)
     vals = np.array([1.0, np.inf, 3.0, 0.0, 0.0, 1.0])
     np.testing.assert_allclose(estimators.combine(vals, U, 0.5, "central", "coordinate"), [1.0, 0.0, 2.0])
+
+
+def test_signed_coordinate_directions_and_average_keeps_failed_coordinates_at_zero():
+    U = estimators.directions("signed_coordinate", Key(3).numpy(), 4, 4)
+    np.testing.assert_array_equal(np.abs(U), np.eye(4))
+    g = estimators.average(np.array([1.0, np.nan, 2.0, 3.0]), U, "signed_coordinate")
+    np.testing.assert_array_equal(g, np.diag(U) * [1.0, 0.0, 2.0, 3.0])
+
+
+def test_average_drops_failed_terms_and_rescales_the_sphere():
+    U = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    np.testing.assert_allclose(estimators.average(np.array([3.0, np.nan, 1.0]), U, "gaussian"),
+                               [2.0, 0.5])  # (3 e1 + 1 (1, 1)) / 2
+    np.testing.assert_allclose(estimators.average(np.array([3.0, 0.0, 1.0]), U, "sphere"),
+                               2 * np.array([4.0, 1.0]) / 3)  # d / q
+    assert not estimators.average(np.full(3, np.nan), U, "gaussian").any()
+
+
+def test_from_key_is_the_keys_stream_and_unknown_kind_is_refused():
+    np.testing.assert_array_equal(estimators.from_key("gaussian", Key(5), 2, 3),
+                                  Key(5).numpy().standard_normal((2, 3)))
+    with pytest.raises(ValueError, match="direction kind"):
+        estimators.directions("cauchy", Key(0).numpy(), 1, 2)
+
+
+def test_torch_directions_independent_per_tensor_and_reproducible():
+    torch = pytest.importorskip("torch")
+    ts = [torch.zeros(3, 2), torch.zeros(3, 2), torch.zeros(4, dtype=torch.float64)]
+    a = list(estimators.torch_directions(Key(1), ts))
+    b = list(estimators.torch_directions(Key(1), ts))
+    assert not torch.equal(a[0], a[1])  # same shape, different noise (one generator, seeded once)
+    assert a[2].dtype == torch.float64
+    for x, y in zip(a, b):
+        assert torch.equal(x, y)
+
+
+def test_frank_wolfe_directional_marks_failed_terms_nan():
+    from strategies.frank_wolfe import directional
+
+    x = np.zeros(2)
+    dirs = np.eye(2)
+    pts = np.array([x, x + 0.5 * dirs[0], x - 0.25 * dirs[1]])  # a backward step on u_2
+    q = directional(pts, np.array([1.0, 2.0, 1.5]), dirs)
+    np.testing.assert_allclose(q, [2.0, -2.0])
+    assert np.isnan(directional(pts, np.array([1.0, np.inf, 1.5]), dirs)[0])
