@@ -139,7 +139,7 @@ async function poll() {
       $("help").textContent = "Preparing the next candidates\u2026"; buttons();
     }
   }
-  setTimeout(poll, d.id && !staged ? 1000 : 250);
+  setTimeout(poll, d.id && !staged ? 1000 : 100);
 }
 $("submit").addEventListener("click", submit);
 $("rest").addEventListener("click", submit);

@@ -35,9 +35,10 @@ from oracles.raters import SimulatedRater, TargetUtility
 
 __all__ = ["TARGETS", "run"]
 
-#: d = 100: ours >= the GP after 50 answers, a 90% cut within 200, < 50 ms per proposal
+#: d = 100: ours >= the GP after 30 answers (its cap here), a 90% cut within 200 answers, < 50 ms
+#: per proposal; d = 10: a 90% cut in fewer answers than the GP's 46-64 measured for the issue
 TARGETS = {
-    "d100.cut_vs_gp_at_50": (">=", 0.0),
+    "d100.cut_vs_gp_at_30": (">=", 0.0),
     "d100.ours.cut_at.200": (">=", 0.9),
     "d100.ours.ms_per_proposal": ("<=", 50.0),
     "d10.ours.answers_to_90": ("<=", 64.0),
@@ -45,7 +46,8 @@ TARGETS = {
 
 #: mu = 0.2 with a fixed step ladder: a noisy rater (T = 0.1) cannot shrink the steps to nothing
 OURS = {"name": "zo_ranksgd", "m": 10, "k": 5, "mu": 0.2, "lr": 1.0, "adapt_eta": False}
-MARKS = (10, 25, 50, 100, 200)
+GP_ANSWERS = 30
+MARKS = (10, 25, 30, 50, 100, 200)
 
 
 def _ours(d: int, seed: int, temp: float, answers: int) -> dict[str, Any]:
@@ -103,6 +105,8 @@ def _gp(d: int, seed: int, temp: float, answers: int) -> dict[str, Any]:
         study.report_preference(_frozen(study, winner), [_frozen(study, t) for t in losers])
         curve.append(1.0 - util.regret(pts[best]) / r0)
         active = [winner] + [propose() for _ in losers]
+    print(f"   gp d={d} seed={seed}: cut {100 * curve[-1]:.1f}% after {answers} answers, "
+          f"{np.mean(ask_s):.2f} s per proposal", flush=True)
     return {"curve": curve, "shown": rater.shown, "s_per_proposal": float(np.mean(ask_s)),
             "s_per_proposal_max": float(np.max(ask_s)), "cpu_per_proposal": float(np.mean(cpu_s)),
             "s_per_answer": float(np.sum(ask_s)) / answers}
@@ -182,8 +186,10 @@ def run(quick: bool = False) -> dict[str, Any]:
     from concurrent.futures import ProcessPoolExecutor
 
     seeds = 1 if quick else 3
-    plan = {"d10": (3 if quick else 10, 30 if quick else 200, 3 if quick else 50),
-            "d100": (10 if quick else 100, 30 if quick else 200, 3 if quick else 50)}
+    # the GP's answers are capped: at ~2-3 s of CPU per proposal (3 per answer) on a shared
+    # 2-core machine, 30 answers x 3 seeds x 2 dims is what fits in the benchmark's half hour
+    plan = {"d10": (3 if quick else 10, 30 if quick else 200, 3 if quick else GP_ANSWERS),
+            "d100": (10 if quick else 100, 30 if quick else 200, 3 if quick else GP_ANSWERS)}
     result: dict[str, Any] = {"settings": {"ours": OURS, "gp": "best of 4, n_generate=4",
                                            "utility": "-||x - x*||^2 on [-1, 1]^d"}}
     t0 = time.perf_counter()
@@ -199,7 +205,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         for label, (d, ours_n, gp_n) in plan.items():
             entry = result[label]
             entry["gp"] = gp = _summary([j.result() for j in gp_jobs[label]], gp_n)
-            at = str(min(50, gp_n))
+            at = str(gp_n)
             entry[f"cut_vs_gp_at_{at}"] = entry["ours"]["cut_at"][at] - gp["cut_at"][at] \
                 if at in gp["cut_at"] else None
             if entry["ours"]["answers_to_90"] and gp["answers_to_90"]:

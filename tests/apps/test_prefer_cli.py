@@ -1,0 +1,107 @@
+"""``blackbox prefer``: its one-line URL, bad flags, and kill-and-resume in a real browser."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("BLACKBOX_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start(*flags: str) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen([sys.executable, "-m", "apps.cli", "prefer", *flags], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    line = proc.stdout.readline()
+    assert line.startswith("open http://127.0.0.1:"), line + proc.stdout.read()
+    return proc, line.split()[1]
+
+
+def test_bad_flags_are_one_line_errors():
+    from apps.cli import main
+
+    for flags, msg in ((["--budget", "0"], "--budget must be >= 1"),
+                       (["--k", "9"], "--k must be <= --m"),
+                       (["--judge", "http://127.0.0.1:9/v1"], "use it with --demo tagline"),
+                       (["--host", "0.0.0.0"], "loopback address")):
+        out = subprocess.run([sys.executable, "-m", "apps.cli", "prefer", *flags], cwd=ROOT,
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 2 and msg in out.stderr and out.stderr.count("\n") == 1
+    assert main  # the module imports without starting anything
+
+
+@pytest.mark.browser
+def test_kill_and_restart_reshows_the_pending_query_and_reasks_nothing(tmp_path):
+    if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+        pytest.skip(f"chromium is not installed ({CHROMIUM}); apt-get install chromium")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the browser extra (playwright)")
+    flags = ["--demo", "svg", "--dim", "6", "--budget", "5", "--port", str(free_port()),
+             "--journal", str(tmp_path / "run"), "--linger", "0.5"]
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        pg = b.new_page()
+        proc, url = start(*flags)
+        answered: list[frozenset[str]] = []
+        pg.goto(url)
+        qid = None
+        for _ in range(2):
+            qid, cands = _answer(pg, qid, answered)
+        qid = _wait(pg, qid)
+        pending = frozenset(_images(pg).values())
+        proc.send_signal(signal.SIGKILL)  # no clean-up of any kind
+        proc.wait(10)
+        proc, url = start(*flags)
+        pg.goto(url)
+        qid = _wait(pg, None)
+        assert frozenset(_images(pg).values()) == pending  # the pending query, shown again
+        before, qid = list(answered), None
+        for _ in range(3):
+            qid, cands = _answer(pg, qid, answered)
+        assert _wait(pg, qid) == "done"
+        out = proc.stdout.read()
+        assert proc.wait(30) == 0, out
+        assert not set(answered[2:]) & set(before)  # nothing answered was asked again
+        assert "answers: 5 (2 replayed from the journal, 3 asked now)" in out
+        assert (tmp_path / "run" / "best.svg").read_text().startswith("<svg")
+        b.close()
+
+
+def _wait(pg, prev):
+    sel = 'body[data-query="done"], body[data-query^="q"]'
+    if prev:
+        sel = f'body[data-query="done"], body[data-query^="q"]:not([data-query="{prev}"])'
+    pg.wait_for_selector(sel, state="attached", timeout=30_000)
+    return pg.get_attribute("body", "data-query")
+
+
+def _images(pg):
+    return {c.get_attribute("data-cid"): c.query_selector("img").get_attribute("src")
+            for c in pg.query_selector_all(".card")}
+
+
+def _answer(pg, prev, answered):
+    qid = _wait(pg, prev)
+    cands = _images(pg)
+    answered.append(frozenset(cands.values()))
+    txt = pg.inner_text("#help")
+    top = 1 if txt.startswith("Click the one") else int(txt.split("your ")[1].split()[0])
+    for cid in sorted(cands)[:top]:
+        pg.click(f"#cand-{cid}")
+    pg.click("#submit")
+    return qid, cands
