@@ -59,7 +59,8 @@ class SmolLM2Backend:
         self.cache = PrefixCache(cache_tokens)
         self.lock = threading.Lock()
 
-    def generate(self, prompt: str, max_tokens: int, soft: Any, top: int) -> tuple[str, list[dict[str, float]]]:
+    def generate(self, prompt: str, max_tokens: int, soft: Any, top: int
+                 ) -> tuple[str, list[dict[str, float]]]:
         torch = self.torch
         text = self.tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
                                             add_generation_prompt=True)

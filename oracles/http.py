@@ -64,6 +64,8 @@ class OpenAIClient:
         price: ``(per 1k prompt tokens, per 1k completion tokens)`` for cost accounting.
         seed: seeds the backoff jitter (a private generator; no global state).
         transport: an ``httpx.AsyncBaseTransport`` (tests use it to inject faults).
+        cache_namespace: stands for ``base_url`` in cache keys (e.g. a local server started on
+            a different port each run keeps its cache).
     """
 
     def __init__(self, base_url: str, *, api_key: str | None = None, model: str = "default",
@@ -72,7 +74,8 @@ class OpenAIClient:
                  cache: str | os.PathLike[str] | None = None,
                  backoff: tuple[float, float] = (0.25, 8.0),
                  price: tuple[float, float] = (0.0, 0.0),
-                 seed: int = 0, transport: Any = None) -> None:
+                 seed: int = 0, transport: Any = None,
+                 cache_namespace: str | None = None) -> None:
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"base_url must start with http:// or https://, got {base_url!r}")
         if not (isinstance(max_concurrency, int) and max_concurrency >= 1):
@@ -96,6 +99,7 @@ class OpenAIClient:
         self.price = price
         self.seed = seed
         self.transport = transport
+        self.cache_namespace = cache_namespace
         self.stats = OracleStats()
         self._runtime: dict[str, Any] = {}
 
@@ -144,7 +148,8 @@ class OpenAIClient:
         rt = self._rt()
         body = {"model": self.model, **body}
         cache = rt["cache"]
-        ck = cache_key(self.base_url, path, body) if cache is not None else ""
+        where = self.cache_namespace or self.base_url
+        ck = cache_key(where, path, body) if cache is not None else ""
         if cache is not None:
             hit = cache.get(ck)
             if hit is not None:

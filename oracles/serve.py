@@ -54,6 +54,8 @@ class ServerConfig:
     seed: int = 0
     drop: float = 0.0
     cache_tokens: int = 16384
+    classifier: str | None = None  # --classifier NAME: POST /v1/classify (serve_classifier.py)
+    label_only: bool = False
 
 
 @dataclass
@@ -219,6 +221,10 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
         Route("/stats/reset", get_stats, methods=["POST"]),
         Route("/cache", cache, methods=["GET", "POST"]),
     ]
+    if cfg.classifier:
+        from oracles.serve_classifier import classifier_routes
+
+        routes += classifier_routes(cfg.classifier, cfg.label_only, body_of)
     app = Starlette(routes=routes)
     if not cfg.drop:
         return app
@@ -364,6 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="smollm2",
                    help="smollm2 (default: SmolLM2-135M-Instruct) or toy (tiny, for tests)")
     p.add_argument("--embed-model", default="toy", help="toy (default) or minilm")
+    p.add_argument("--threads", type=int, default=0, metavar="N",
+                   help="torch CPU threads for the model (default 0: torch's choice; 1 is "
+                        "fastest on a machine shared with other work)")
     p.add_argument("--cache-tokens", type=int, default=16384, metavar="N",
                    help="KV prefix cache size in tokens (0: off; default 16384)")
     p.add_argument("--fail-429", type=float, default=0.0, metavar="RATE",
@@ -381,6 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retry-after", type=float, default=0.05, metavar="SECONDS",
                    help="the Retry-After of injected 429s (default 0.05)")
     p.add_argument("--seed", type=int, default=0, help="seeds the fault draws (default 0)")
+    p.add_argument("--classifier", metavar="NAME", help="also serve POST /v1/classify (digits)")
+    p.add_argument("--label-only", action="store_true", help="/v1/classify returns labels only")
     return p
 
 
@@ -395,6 +406,8 @@ def _check(a: argparse.Namespace) -> str | None:
     for name in ("fail_429", "fail_500", "fail_timeout", "drop"):
         if not 0.0 <= getattr(a, name) <= 1.0:
             return f"--{name.replace('_', '-')} must be a rate in [0, 1], got {getattr(a, name)}"
+    if a.threads < 0:
+        return f"--threads must be >= 0, got {a.threads}"
     if a.cache_tokens < 0:
         return f"--cache-tokens must be >= 0, got {a.cache_tokens}"
     if a.model not in ("toy", "smollm2"):
@@ -428,10 +441,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     import uvicorn
 
+    if a.threads:
+        import torch
+
+        torch.set_num_threads(a.threads)
     cfg = ServerConfig(model=a.model, embed_model=a.embed_model, fail_429=a.fail_429,
                        fail_500=a.fail_500, fail_timeout=a.fail_timeout, stall=a.stall,
                        latency=a.latency, retry_after=a.retry_after, seed=a.seed, drop=a.drop,
                        cache_tokens=a.cache_tokens)
+    cfg.classifier, cfg.label_only = a.classifier, a.label_only
     app = create_app(cfg)
     print(f"blackbox serve: http://{a.host}:{a.port}/v1 (model {a.model}, embeddings "
           f"{a.embed_model})", flush=True)

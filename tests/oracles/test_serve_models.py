@@ -52,3 +52,35 @@ def test_minilm_embeddings_put_paraphrases_close(model_server):
     sim = e @ e.T
     assert sim[0, 1] > 0.5 > sim[0, 2]
     client.close()
+
+
+def test_label_scoring_by_tokens_with_the_real_tokenizer(model_server):
+    """A verbalizer's log-probability sums exactly its own tokens (' positive' is one token,
+    ' unbelievable' two), found by text_offset; a list of prompts scores like single prompts."""
+    from apps.prompt.data import Example
+    from apps.prompt.score import Scorer
+    from oracles.prompt_tasks import label_loss
+
+    class Cand:
+        verbalizers = ("positive", "unbelievable")
+
+        def prefix(self, text):
+            return f"Tweet: {text}\nSentiment:"
+
+        def extra(self):
+            return {}
+
+    client = OpenAIClient(model_server.base, model="smollm2", timeout=300)
+    examples = [Example("what a lovely morning", 0), Example("worst service ever", 1)]
+    lp = Scorer(client).logprobs([Cand()], examples)[0]
+    for e, row in zip(examples, lp):
+        for v, got in zip(Cand.verbalizers, row):
+            r = client.completions(Cand().prefix(e.text) + " " + v, echo=True, logprobs=0,
+                                   max_tokens=0)
+            c = r["choices"][0]
+            n = {"positive": 1, "unbelievable": 2}[v]
+            assert c["logprobs"]["tokens"][-n:] == ([" positive"] if n == 1
+                                                     else [" unbelie", "vable"])
+            assert got == pytest.approx(sum(c["logprobs"]["token_logprobs"][-n:]), abs=1e-3)
+            assert -label_loss(r, " " + v) == pytest.approx(got, abs=1e-3)
+    client.close()

@@ -43,7 +43,8 @@ def seqs_with_shared_prefixes():
     tweets = [list(gen.integers(1, 50, size=int(gen.integers(3, 12)))) for _ in range(5)]
     instr = [list(gen.integers(1, 50, size=k)) for k in (2, 5)]
     labels = [[7], [9, 11]]  # a two-token verbalizer too
-    return [[3, 4] + t + i + [5] + lab for t in tweets for i in instr for lab in labels] + [[8], [3]]
+    seqs = [[3, 4] + t + i + [5] + lab for t in tweets for i in instr for lab in labels]
+    return seqs + [[8], [3]]
 
 
 def check(got, want):

@@ -1,0 +1,135 @@
+"""Search over prompts at a fixed number of API calls: BDPL's policy gradient over the discrete
+slots, uniform random search, and any registered strategy of this framework (CMA-ES through
+nevergrad, ZO-SGD, ZO-RankSGD from pairwise comparisons, ...) on the relaxed point ``z``.
+
+An API call is one request to the model (one candidate scored on the training examples); a
+candidate scored before is not re-sent (memoised here, and the response cache covers re-runs),
+so every method gets the same number of distinct scored candidates.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Hashable, Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from apps.prompt.data import Example
+from apps.prompt.score import Scorer, metrics
+from blackbox.keys import Key
+
+__all__ = ["Evaluator", "PointOracle", "bdpl", "random_candidates", "run_strategy"]
+
+
+@dataclass
+class Evaluator:
+    """Training cross-entropy of candidates, memoised, with the best-so-far trace."""
+
+    scorer: Scorer
+    examples: Sequence[Example]
+    budget: int
+    progress: Any = None
+    seen: dict[Hashable, float] = field(default_factory=dict)
+    cands: dict[Hashable, Any] = field(default_factory=dict)
+    trace: list[tuple[int, float, Hashable]] = field(default_factory=list)  # calls, best, key
+    best: tuple[float, Hashable | None] = (math.inf, None)
+
+    @property
+    def calls(self) -> int:
+        return len(self.seen)
+
+    def done(self) -> bool:
+        return self.calls >= self.budget
+
+    def many(self, cands: Sequence[Any], keys: Sequence[Hashable]) -> NDArray[np.float64]:
+        new = [i for i, k in enumerate(keys) if k not in self.seen]
+        fresh: dict[Hashable, int] = {}
+        for i in new:
+            fresh.setdefault(keys[i], i)
+        room = max(0, self.budget - self.calls)
+        todo = list(fresh.items())[:room]
+        if todo:
+            lp = self.scorer.logprobs([cands[i] for _, i in todo], self.examples)
+            for (k, i), row in zip(todo, lp):
+                ce, _ = metrics(row, self.examples)
+                self.seen[k], self.cands[k] = ce, cands[i]
+                if ce < self.best[0]:  # NaN never wins
+                    self.best = (ce, k)
+                self.trace.append((self.calls, self.best[0], self.best[1]))
+                if self.progress is not None:
+                    self.progress.update(self.calls, self.best[0])
+        return np.array([self.seen.get(k, math.nan) for k in keys])
+
+
+class PointOracle:
+    """A value oracle on ``z`` for this framework's strategies: decode, score on train."""
+
+    def __init__(self, ev: Evaluator, decode: Callable[[NDArray[np.float64]], Any],
+                 key_of: Callable[[Any], Hashable], dim: int, name: str) -> None:
+        self.ev, self.decode, self.key_of = ev, decode, key_of
+        self.dim, self.sense, self.name = dim, "min", name
+
+    def values(self, points: NDArray[np.float64], *, key: Any = None) -> NDArray[np.float64]:
+        cands = [self.decode(p) for p in points]
+        vals = self.ev.many(cands, [self.key_of(c) for c in cands])
+        return np.where(np.isnan(vals), math.inf, vals)  # over budget: never the best
+
+
+def run_strategy(ev: Evaluator, oracle: PointOracle, strategy: Any, x0: NDArray[np.float64],
+                 seed: int, journal: str | None) -> None:
+    """Runs a registered strategy until the evaluator's budget of distinct candidates is spent."""
+    from blackbox import Budget, minimize
+
+    strat = dict(strategy) if isinstance(strategy, dict) else {"name": strategy}
+    if strat.get("name") == "zo_ranksgd":
+        from oracles.ranking import Pairwise, ranker
+
+        target: Any = Pairwise(ranker(oracle))
+    else:
+        target = oracle
+    minimize(target, strat, x0, seed=seed, budget=Budget(max_queries=50 * ev.budget + 50),
+             callbacks=[lambda info: ev.done()], journal=journal, progress=False)
+
+
+def random_candidates(ev: Evaluator, sizes: Sequence[int], make: Callable[[list[int]], Any],
+                      key: Key, per_step: int = 4) -> None:
+    """Uniform random search over the slot choices."""
+    step = 0
+    while not ev.done() and step < 50 * ev.budget:
+        gen = key.fold_in(step).numpy()
+        idx = [[int(gen.integers(n)) for n in sizes] for _ in range(per_step)]
+        cands = [make(i) for i in idx]
+        ev.many(cands, [tuple(i) for i in idx])
+        step += 1
+
+
+def bdpl(ev: Evaluator, sizes: Sequence[int], make: Callable[[list[int]], Any], key: Key,
+         start: Sequence[int], *, samples: int = 4, lr: float = 1.0, init: float = 1.0
+         ) -> list[int]:
+    """BDPL (Diao et al. 2023, Algorithm 1): independent categorical distributions per slot,
+    ``samples`` prompts drawn per step, the variance-reduced policy gradient
+    ``g = 1/(I-1) sum_i (L_i - mean L) grad log p(prompt_i)`` (``grad log softmax = onehot - p``),
+    ``alpha <- alpha - lr * g / std(L)``; the logits start ``init`` above uniform at ``start``.
+    Returns the most likely prompt's choices."""
+    alpha = [np.zeros(n) for n in sizes]
+    for a, s in zip(alpha, start):
+        a[s] = init
+    step = 0
+    while not ev.done() and step < 50 * ev.budget:
+        gen = key.fold_in(step).numpy()
+        probs = [np.exp(a - a.max()) / np.exp(a - a.max()).sum() for a in alpha]
+        idx = [[int(gen.choice(len(p), p=p)) for p in probs] for _ in range(samples)]
+        losses = ev.many([make(i) for i in idx], [tuple(i) for i in idx])
+        ok = np.isfinite(losses)
+        step += 1
+        if ok.sum() < 2:
+            continue
+        adv = (losses - losses[ok].mean()) / (losses[ok].std() + 1e-8)
+        for j, p in enumerate(probs):
+            g = np.zeros_like(p)
+            for i in np.flatnonzero(ok):
+                g += adv[i] * (np.eye(len(p))[idx[i][j]] - p)
+            alpha[j] -= lr * g / (ok.sum() - 1)
+    return [int(np.argmax(a)) for a in alpha]

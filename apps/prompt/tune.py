@@ -1,0 +1,238 @@
+"""The ``tune-prompt`` workflow: a task, a method and its baselines at equal API calls, held-out
+test accuracy for each, a dev-accuracy learning curve, all requests cached in the run's folder.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from apps.prompt.data import PromptTask
+from apps.prompt.discrete import SENTIMENT_VERBALIZERS, DiscreteSpace
+from apps.prompt.score import Scorer, metrics
+from apps.prompt.search import Evaluator, PointOracle, bdpl, random_candidates, run_strategy
+from apps.prompt.soft import SoftSpace
+from blackbox.errors import ConfigError
+from blackbox.keys import Key
+from blackbox.progress import ProgressBar
+
+__all__ = ["Settings", "tune"]
+
+CMA = {"name": "nevergrad", "optimizer": "CMA", "num_workers": 4}
+
+
+@dataclass
+class Settings:
+    mode: str
+    strategy: str
+    budget: int
+    seed: int
+    out: Path
+    make_client: Callable[[], Any]
+    baselines: tuple[str, ...] = ("manual", "random", "cma")
+    opts: dict[str, Any] = field(default_factory=dict)
+    progress: bool = True
+    template: str = "{input}: {text}\nSentiment:"
+    hidden: int | None = None
+    d: int = 500
+    n_tokens: int = 5
+    embed_std: float = 0.136
+    k_demos: int = 2
+
+
+@dataclass
+class Method:
+    name: str
+    final: Any  # the chosen candidate
+    ev: Evaluator | None
+    seconds: float
+
+
+def _strategy(name: str, opts: dict[str, Any]) -> Any:
+    if name == "cma":
+        return {**CMA, **opts}
+    return {"name": name, **opts}
+
+
+def _run_discrete(s: Settings, task: PromptTask, name: str, space: DiscreteSpace,
+                  scorer_for: Callable[[], Scorer]) -> Method:
+    t0 = time.perf_counter()
+    start = space.start()
+    if name == "manual":
+        return Method(name, space.candidate(start), None, 0.0)
+    bar = ProgressBar(s.budget, unit="calls", label=f"[{name}]") if s.progress else None
+    ev = Evaluator(scorer_for(), task.train, s.budget, progress=bar)
+    key = Key(s.seed).fold_in(hash_name(name))
+    if name == "bdpl":
+        bdpl(ev, space.sizes, space.candidate, key, start, **s.opts)
+    elif name == "random":
+        ev.many([space.candidate(start)], [tuple(start)])
+        random_candidates(ev, space.sizes, space.candidate, key)
+    else:
+        oracle = PointOracle(ev, space.decode, lambda c: tuple(space_key(space, c)), space.dim,
+                             name)
+        opts = s.opts if name == s.strategy else {}
+        run_strategy(ev, oracle, _strategy(name, opts), space.encode(start), s.seed, None)
+    if bar is not None:
+        bar.close(ev.calls, ev.best[0])
+    final = ev.cands[ev.best[1]] if ev.best[1] is not None else space.candidate(start)
+    return Method(name, final, ev, time.perf_counter() - t0)
+
+
+def space_key(space: DiscreteSpace, cand: Any) -> tuple[Any, ...]:
+    return (cand.instruction, cand.before, cand.answer, cand.verbalizers,
+            tuple(d.text for d in cand.demos))
+
+
+def hash_name(name: str) -> int:
+    return sum((i + 1) * ord(c) for i, c in enumerate(name))
+
+
+def _run_soft(s: Settings, task: PromptTask, name: str, space: SoftSpace,
+              scorer_for: Callable[[], Scorer]) -> Method:
+    t0 = time.perf_counter()
+    z0 = np.zeros(space.dim)
+    if name == "manual":
+        return Method(name, space.decode(z0), None, 0.0)
+    bar = ProgressBar(s.budget, unit="calls", label=f"[{name}]") if s.progress else None
+    ev = Evaluator(scorer_for(), task.train, s.budget, progress=bar)
+    oracle = PointOracle(ev, space.decode, lambda c: c.key(), space.dim, name)
+    ev.many([space.decode(z0)], [space.decode(z0).key()])
+    strat = {"name": "random_search", "sigma": 1.0} if name == "random" else _strategy(
+        name, s.opts if name == s.strategy else {})
+    run_strategy(ev, oracle, strat, z0, s.seed, None)
+    if bar is not None:
+        bar.close(ev.calls, ev.best[0])
+    return Method(name, ev.cands[ev.best[1]], ev, time.perf_counter() - t0)
+
+
+def _probe_soft(client: Any, space: SoftSpace) -> None:
+    """One request with zero prompt vectors: a server without ``prompt_embeds`` is told apart
+    before any tuning request."""
+    from blackbox.errors import OracleHTTPError
+
+    body = {"prompt": "x", "echo": True, "logprobs": 0, "max_tokens": 0,
+            "prompt_embeds": np.zeros((space.n_tokens, space.hidden)).tolist()}
+    try:
+        client.request("/completions", body)
+    except OracleHTTPError as exc:
+        raise ConfigError(f"the server does not accept prompt_embeds ({exc.args[0][:80]}); "
+                          "use --mode discrete") from None
+
+
+def tune(s: Settings, task: PromptTask) -> dict[str, Any]:
+    """Runs the method and the baselines; writes ``report.json`` (and the PNG) into ``s.out``."""
+    t0 = time.perf_counter()
+    s.out.mkdir(parents=True, exist_ok=True)
+    scorers: list[Scorer] = []
+
+    def scorer_for() -> Scorer:
+        scorers.append(Scorer(s.make_client()))
+        return scorers[-1]
+
+    names = [s.strategy] + [b for b in s.baselines if b != s.strategy]
+    if s.mode == "discrete":
+        pool = SENTIMENT_VERBALIZERS if set(task.labels) == {"positive", "negative"} else ()
+        pool = tuple(v if task.labels[0] == "positive" else v[::-1] for v in pool)
+        space: Any = DiscreteSpace(task, verbalizer_pool=pool, k_demos=s.k_demos)
+        methods = [_run_discrete(s, task, n, space, scorer_for) for n in names]
+    else:
+        if s.hidden is None:
+            raise ConfigError("--hidden: the model's embedding width is needed in soft mode")
+        space = SoftSpace(d=s.d, n_tokens=s.n_tokens, hidden=s.hidden, key=Key(s.seed),
+                          template=s.template.replace("{input}", task.input_name),
+                          verbalizers=task.verbalizers, embed_std=s.embed_std)
+        probe = scorer_for()
+        _probe_soft(probe.client, space)
+        methods = [_run_soft(s, task, n, space, scorer_for) for n in names]
+    evals = scorer_for()
+    test_lp = evals.logprobs([m.final for m in methods], task.test)
+    test = {m.name: metrics(lp, task.test)[1] for m, lp in zip(methods, test_lp)}
+    start_cand = (space.candidate(space.start()) if s.mode == "discrete"
+                  else space.decode(np.zeros(space.dim)))
+    start_acc = metrics(evals.logprobs([start_cand], task.test)[0], task.test)[1]
+    tuned = methods[0]
+    curve = _curve(tuned, evals, task)
+    report = _report(s, task, methods, test, start_acc, curve, scorers, space,
+                     time.perf_counter() - t0)
+    _write(s, report, tuned, space, curve)
+    for sc in scorers:
+        sc.client.close()
+    return report
+
+
+def _curve(m: Method, evals: Scorer, task: PromptTask) -> list[tuple[int, float]]:
+    """Dev accuracy of the incumbent (best on train so far) after each API call that changed it."""
+    if m.ev is None:
+        return []
+    points, keys = [], []
+    for calls, _, key in m.ev.trace:
+        if key is not None and (not keys or key != keys[-1]):
+            points.append(calls)
+            keys.append(key)
+    if not keys:
+        return []
+    lp = evals.logprobs([m.ev.cands[k] for k in keys], task.dev)
+    curve = [(c, metrics(row, task.dev)[1]) for c, row in zip(points, lp)]
+    return curve + [(m.ev.calls, curve[-1][1])]
+
+
+def _report(s: Settings, task: PromptTask, methods: list[Method], test: dict[str, float],
+            start_acc: float, curve: list[tuple[int, float]], scorers: list[Scorer],
+            space: Any, seconds: float) -> dict[str, Any]:
+    tuned = methods[0]
+    clients = [sc.client for sc in scorers]
+    sent = sum(c.stats.requests for c in clients)
+    hits = sum(c.stats.cache_hits for c in clients)
+    tokens = sum(c.stats.prompt_tokens + c.stats.completion_tokens for c in clients)
+    prompt = (tuned.final.describe() if s.mode == "discrete" else
+              {**space.describe(None), "vector_file": "soft_prompt.npy"})
+    return {
+        "mode": s.mode, "strategy": s.strategy, "seed": s.seed, "budget": s.budget,
+        "labels": list(task.labels),
+        "splits": {"train": len(task.train), "dev": len(task.dev), "test": len(task.test)},
+        "test_accuracy_start": start_acc, "test_accuracy_tuned": test[tuned.name],
+        "baselines": {m.name: test[m.name] for m in methods[1:]},
+        "api_calls": tuned.ev.calls if tuned.ev else 0,
+        "api_calls_per_method": {m.name: (m.ev.calls if m.ev else 0) for m in methods},
+        "train_cross_entropy": {m.name: (m.ev.best[0] if m.ev else None) for m in methods},
+        "seconds_per_method": {m.name: m.seconds for m in methods},
+        "requests_sent": sent, "cache_hits": hits, "tokens": tokens,
+        "seconds": seconds, "tuned_prompt": prompt,
+        "learning_curve": [{"api_calls": c, "dev_accuracy": a} for c, a in curve],
+        "failed_requests": sum(len(sc.failures) for sc in scorers),
+    }
+
+
+def _write(s: Settings, report: dict[str, Any], tuned: Method, space: Any,
+           curve: list[tuple[int, float]]) -> None:
+    if s.mode == "soft":
+        np.save(s.out / "soft_prompt.npy", np.asarray(tuned.final.embeds))
+    (s.out / "report.json").write_text(json.dumps(report, indent=2, default=float))
+    if tuned.ev is not None:
+        with (s.out / "evals.jsonl").open("w") as f:
+            for calls, best, _ in tuned.ev.trace:
+                f.write(json.dumps({"api_calls": calls, "best_train_ce": best}) + "\n")
+    if curve:
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:  # the plot extra is optional
+            return
+        fig, ax = plt.subplots(figsize=(5, 3.2))
+        ax.step([c for c, _ in curve], [a for _, a in curve], where="post", label=tuned.name)
+        ax.axhline(report["test_accuracy_start"], ls=":", c="gray", label="start (test)")
+        ax.set_xlabel("API calls")
+        ax.set_ylabel("dev accuracy")
+        ax.set_ylim(0, 1)
+        ax.legend(loc="lower right")
+        fig.tight_layout()
+        fig.savefig(s.out / "learning_curve.png", dpi=110)
+        plt.close(fig)

@@ -1,0 +1,87 @@
+"""``blackbox tune-prompt`` end to end against ``blackbox serve --model toy`` (started by the
+command itself): both modes, the report, the cache (a re-run sends nothing and starts no server)
+and one-line errors before any request."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import numpy as np
+import pytest
+
+from apps.cli import main
+from blackbox.errors import ConfigError
+
+pytestmark = pytest.mark.http
+
+SMALL = ["--model", "toy", "--budget", "4", "--n-train", "4", "--n-dev", "4", "--n-test", "6",
+         "--no-progress"]
+
+
+def test_discrete_mode_end_to_end_report_and_cached_rerun(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["tune-prompt", *SMALL, "--out", str(out)]) == 0
+    r = json.loads((out / "report.json").read_text())
+    assert set(r["baselines"]) == {"manual", "random", "cma"}
+    assert r["api_calls"] == 4 and all(v == 4 for k, v in r["api_calls_per_method"].items()
+                                       if k != "manual")
+    for k in ("test_accuracy_start", "test_accuracy_tuned", "tokens", "seconds"):
+        assert np.isfinite(r[k])
+    assert r["baselines"]["manual"] == r["test_accuracy_start"]
+    assert "{text}" in r["tuned_prompt"]["template"] and r["failed_requests"] == 0
+    assert r["learning_curve"][-1]["api_calls"] == 4 and (out / "learning_curve.png").exists()
+    assert "starting blackbox serve --model toy" in capsys.readouterr().err
+    assert main(["tune-prompt", *SMALL, "--out", str(out)]) == 0
+    again = json.loads((out / "report.json").read_text())
+    assert again["requests_sent"] == 0
+    assert again["cache_hits"] == r["requests_sent"] + r["cache_hits"]
+    assert "starting" not in capsys.readouterr().err  # nothing to send: no server started
+    assert {k: again[k] for k in ("test_accuracy_tuned", "baselines", "tuned_prompt")} == \
+        {k: r[k] for k in ("test_accuracy_tuned", "baselines", "tuned_prompt")}
+
+
+def test_soft_mode_end_to_end(tmp_path):
+    out = tmp_path / "soft"
+    assert main(["tune-prompt", *SMALL, "--mode", "soft", "--dim", "8", "--n-tokens", "2",
+                 "--baselines", "manual,random", "--opt", "q=1", "--out", str(out)]) == 0
+    r = json.loads((out / "report.json").read_text())
+    assert r["mode"] == "soft" and r["api_calls"] == 4 and set(r["baselines"]) == {
+        "manual", "random"}
+    assert np.load(out / "soft_prompt.npy").shape == (2, 16)
+
+
+def test_bad_input_fails_in_one_line_before_any_request(tmp_path, capsys):
+    csv = tmp_path / "d.csv"
+    csv.write_text("review,stars\ngood,positive\nbad,negative\n")
+    base = ["tune-prompt", "--base-url", "http://127.0.0.1:9/v1", "--out", str(tmp_path / "o")]
+    assert main([*base, "--data", str(csv)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "blackbox: error: --text-col: column 'text' not in d.csv (columns: review, stars)")
+    assert main([*base, "--data", str(csv), "--text-col", "review", "--label-col", "stars"]) == 2
+    assert "too few examples for the splits" in capsys.readouterr().err
+    assert main([*base, "--baselines", "grid"]) == 2
+    assert "--baselines: unknown 'grid'" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+class NoEmbeds(httpx.AsyncBaseTransport):
+    """A server that refuses prompt_embeds, as hosted chat APIs do."""
+
+    async def handle_async_request(self, request):
+        return httpx.Response(400, json={"error": {"message": "Unrecognized request argument "
+                                                               "supplied: prompt_embeds"}})
+
+
+def test_soft_mode_against_a_server_without_prompt_embeds_says_use_discrete():
+    from apps.prompt.soft import SoftSpace
+    from apps.prompt.tune import _probe_soft
+    from blackbox.keys import Key
+    from oracles.http import OpenAIClient
+
+    client = OpenAIClient("http://127.0.0.1:9/v1", transport=NoEmbeds(), max_retries=0)
+    space = SoftSpace(d=4, n_tokens=1, hidden=8, key=Key(0), template="T: {text}\nS:",
+                      verbalizers=("a", "b"), embed_std=0.1)
+    with pytest.raises(ConfigError, match="does not accept prompt_embeds .*use --mode discrete"):
+        _probe_soft(client, space)
+    client.close()
