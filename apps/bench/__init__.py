@@ -25,7 +25,9 @@ GROUPS: dict[str, list[str]] = {
     "parallel": ["parallel"],
     "http": ["http"],
     "mezo": ["mezo"],
+    "attacks": ["attacks"],
     "preference": ["preference"],
+    "prompt": ["prompt"],
 }
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
