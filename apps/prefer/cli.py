@@ -26,7 +26,8 @@ __all__ = ["add_parser"]
 def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "prefer", help="tune a picture or a tagline to your taste by ranking candidates",
-        description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+        description="Tune a picture (or a tagline) to a person's taste, from rankings only.",
+        epilog=__doc__.split("\n", 2)[2], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--demo", choices=("svg", "tagline"), default="svg",
                    help="svg: a procedural picture; tagline: a product tagline (default svg)")
     p.add_argument("--dim", type=int, default=12, help="latent dimension of the svg demo")
