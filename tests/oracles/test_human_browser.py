@@ -98,10 +98,12 @@ def test_a_scripted_person_improves_the_hidden_utility(browser, tmp_path):
     pg.close()
 
 
-def test_bad_posts_get_400_requests_without_token_403(browser):
-    h = HumanRanker(2, lambda p: f"{p[0]:+.3f} {p[1]:+.3f}", announce=lambda url: None)
-    t = threading.Thread(target=lambda: h.rank(np.eye(2), np.array([[0, 1]]), top=1,
-                                               key=__import__("blackbox").Key(0)), daemon=True)
+def test_bad_posts_get_400_requests_without_token_403_and_undo_works(browser):
+    h = HumanRanker(2, lambda p: f"{p[0]:+.3f} {p[1]:+.3f}", announce=lambda url: None,
+                    undo_seconds=1.5)
+    out: dict = {}
+    t = threading.Thread(target=lambda: out.setdefault("order", h.rank(
+        np.eye(2), np.array([[0, 1]]), top=1, key=__import__("blackbox").Key(0))), daemon=True)
     t.start()
     try:
         pg = browser.new_page()
@@ -119,8 +121,15 @@ def test_bad_posts_get_400_requests_without_token_403(browser):
         assert r.status == 403  # the page URL's token is not enough: the API wants the header
         assert h.board.answered == 0 and pg.get_attribute("body", "data-query") == qid
         click_order(pg, ["c1"])
+        pg.wait_for_selector("#undo:not([disabled])")
+        pg.click("#undo")
+        pg.wait_for_selector("#status:has-text('Undone')")
+        assert pg.get_attribute("body", "data-query") == qid and h.board.answered == 0
+        first = shown(pg)["c0"]
+        click_order(pg, ["c0"])
         t.join(10)
         assert not t.is_alive() and h.board.answered == 1
+        assert out["order"].tolist() == [[0 if first.startswith("+1") else 1]]
         pg.close()
     finally:
         h.close()
