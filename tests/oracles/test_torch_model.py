@@ -159,3 +159,47 @@ def test_cuda_auto_device():
     assert o._device.type == "cuda"
     cpu = TorchModelOracle(linear_model, sum_of_logits, dim=5, device="cpu").values(pts, key=Key(0))
     np.testing.assert_allclose(got, cpu, rtol=1e-4, atol=1e-4)
+
+
+def test_digits_cnn_accuracy_and_shapes():
+    pytest.importorskip("sklearn")
+    from oracles.digits import digits_accuracy, digits_cnn, digits_data
+
+    model = digits_cnn()  # trained once per machine, then loaded from the cache
+    assert digits_accuracy(model) >= 0.95
+    x, y = digits_data("test")
+    assert x.shape == (539, 64) and x.min() >= 0 and x.max() <= 1 and set(y) == set(range(10))
+    xt, _ = digits_data("train")
+    assert len(xt) + len(x) == 1797
+    assert not {tuple(r) for r in xt[:50]} & {tuple(r) for r in x}  # disjoint split (sample)
+    with torch.inference_mode():
+        flat = model(torch.as_tensor(x[:3], dtype=torch.float32))
+        img = model(torch.as_tensor(x[:3], dtype=torch.float64).reshape(3, 1, 8, 8))
+    assert flat.shape == (3, 10)
+    torch.testing.assert_close(flat, img)
+
+
+def test_digits_cnn_cache_trains_once_and_reloads_the_same_weights(tmp_path, monkeypatch):
+    import oracles.digits as digits
+
+    monkeypatch.setenv("BLACKBOX_CACHE", str(tmp_path))
+    calls = []
+
+    def fake_train(seed):
+        calls.append(seed)
+        torch_gen = Key(seed).torch()
+        m = digits.DigitsCNN()
+        with torch.no_grad():
+            for p in m.parameters():
+                p.copy_(torch.randn(p.shape, generator=torch_gen))
+        return m.eval()
+
+    monkeypatch.setattr(digits, "_train", fake_train)
+    a = digits.digits_cnn(seed=4)
+    b = digits.digits_cnn(seed=4)
+    assert calls == [4]  # the second call loaded the file
+    assert list(tmp_path.glob("digits_cnn_v*_seed4.pt"))
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.equal(p, q)
+    digits.digits_cnn(seed=4, cache=False)
+    assert calls == [4, 4]
