@@ -40,8 +40,10 @@ def _result_json(res: Any) -> dict[str, Any]:
 def _flags_config(a: argparse.Namespace) -> dict[str, Any]:
     from blackbox.config import parse_value
 
-    if not a.oracle or not a.strategy or not a.budget:
+    if not a.oracle or not a.strategy or a.budget is None:
         raise ConfigError("give a CONFIG file, or at least --oracle, --dim, --strategy and --budget")
+    if a.budget <= 0:
+        raise ConfigError(f"--budget (points to evaluate) must be > 0, got {a.budget}")
     cfg: dict[str, Any] = {
         "oracle": {"name": a.oracle, "dim": a.dim},
         "strategy": {"name": a.strategy},
@@ -81,9 +83,7 @@ def _run_config(cfg: dict[str, Any], a: argparse.Namespace) -> int:
         cfg["journal"] = a.journal
     kwargs = build_run(cfg)
     if kwargs["journal"]:
-        jd = Path(kwargs["journal"])
-        jd.mkdir(parents=True, exist_ok=True)
-        (jd / "run.json").write_text(json.dumps(cfg, indent=2))
+        _record_config(Path(kwargs["journal"]), cfg)
     res = minimize(progress=None if not a.json else False, **kwargs)
     if a.json:
         print(json.dumps(_result_json(res)))
@@ -96,6 +96,22 @@ def _run_config(cfg: dict[str, Any], a: argparse.Namespace) -> int:
         if not a.json:
             print(f"journal: {kwargs['journal']}  plot: {png}")
     return 0
+
+
+def _record_config(jd: Path, cfg: dict[str, Any]) -> None:
+    """Write ``run.json`` in a new journal directory; in an existing one, check it is this run's."""
+    from blackbox.journal import check_header
+
+    if jd.exists() and not jd.is_dir():
+        raise ConfigError(f"--journal {jd} is a file; a journal is a directory: use a new directory")
+    this = {k: v for k, v in json.loads(json.dumps(cfg)).items() if k != "journal"}
+    run = jd / "run.json"
+    if run.exists() and (jd / "journal.jsonl").exists():  # (a run that never started: rewrite)
+        old = {k: v for k, v in json.loads(run.read_text()).items() if k != "journal"}
+        check_header(old, this, f"journal {jd}")
+        return
+    jd.mkdir(parents=True, exist_ok=True)
+    run.write_text(json.dumps(cfg, indent=2))
 
 
 def cmd_run(a: argparse.Namespace) -> int:

@@ -8,6 +8,10 @@ count towards the best observed value) or not sent.
 :class:`Ledger` keeps one :class:`OracleStats` per oracle: queries sent, points evaluated,
 failures (non-finite values, failed requests), retries, cache hits, latency, and for model APIs
 prompt/completion tokens and cost.
+
+The stop rules are pure functions of a budget and the run's :class:`Counters`:
+:func:`stop_reasons` (which limits are reached) and :func:`room` (how many more points may be
+sent), so the runner's loop only keeps the counters up to date.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any
 
 from blackbox.errors import ConfigError
 
-__all__ = ["Budget", "Ledger", "OracleStats"]
+__all__ = ["Budget", "Counters", "Ledger", "OracleStats", "room", "stop_reasons"]
 
 
 def _check_limit(name: str, value: Any, integer: bool) -> Any:
@@ -79,6 +83,63 @@ class Budget:
         if isinstance(budget, (int, float)) and not isinstance(budget, bool):
             return cls(max_queries=budget)  # type: ignore[arg-type]
         raise ConfigError(f"budget must be a Budget, an int (max_queries) or a dict; got {budget!r}")
+
+
+@dataclass(slots=True)
+class Counters:
+    """What a run has spent so far, in the terms of :class:`Budget`.
+
+    Attributes:
+        nit: strategy steps (told queries).
+        nfev: points evaluated.
+        seconds: wall-clock seconds since the run started.
+        cost: the ledger's total cost.
+
+    (The best value observed, the other thing a budget can stop on, is owned by
+    :class:`~blackbox.best.Best` and passed to :func:`stop_reasons` beside the counters.)
+    """
+
+    nit: int = 0
+    nfev: int = 0
+    seconds: float = 0.0
+    cost: float = 0.0
+
+
+def stop_reasons(budget: Budget, c: Counters, f_best: float = math.inf,
+                 sign: float = 1.0) -> dict[str, bool]:
+    """The limits of ``budget`` that ``c`` and ``f_best`` (the best value observed, minimizing
+    sense) have reached; empty: go on. ``budget.target`` is in the oracle's sense, so ``sign`` is
+    ``-1`` for an oracle with ``sense="max"``.
+
+    Examples:
+        >>> stop_reasons(Budget(max_steps=3, target=0.5), Counters(nit=3), f_best=0.4)
+        {'max_steps': True, 'target': True}
+        >>> stop_reasons(Budget(max_queries=10), Counters(nfev=10))  # see room(): never exceeded
+        {}
+    """
+    out = {}
+    if budget.max_steps is not None and c.nit >= budget.max_steps:
+        out["max_steps"] = True
+    if budget.max_seconds is not None and c.seconds >= budget.max_seconds:
+        out["max_seconds"] = True
+    if budget.target is not None and f_best <= sign * budget.target:
+        out["target"] = True
+    if budget.max_cost is not None and c.cost >= budget.max_cost:
+        out["max_cost"] = True
+    return out
+
+
+def room(budget: Budget, c: Counters, reserve: int = 0) -> int | None:
+    """How many more points may be evaluated (``None``: no point limit), keeping ``reserve``
+    points for the final evaluation of the recommendation.
+
+    Examples:
+        >>> room(Budget(max_queries=100), Counters(nfev=90), reserve=1)
+        9
+    """
+    if budget.max_queries is None:
+        return None
+    return budget.max_queries - reserve - c.nfev
 
 
 @dataclass

@@ -4,7 +4,8 @@ A config file::
 
     seed = 0
     journal = "runs/rastrigin"        # optional
-    x0 = [1.0, 1.0]                   # or one number for every coordinate; optional with a bounded space
+    x0 = 1.0                          # one number for every coordinate, or a list of dim numbers;
+                                      # optional with a bounded space
     backend = "local"                 # or "ray" (with workers = N)
 
     [oracle]

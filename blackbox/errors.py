@@ -14,9 +14,10 @@ Every error the project raises on purpose derives from :class:`BlackboxError`::
         ├── OracleTimeoutError             no answer in time
         ├── OracleHTTPError                an HTTP status that retries did not cure (``status``)
         ├── OracleDecodeError              a response body that could not be parsed
-        ├── BudgetExhaustedError           an oracle-side budget (requests, tokens, cost) ran out
         └── RemoteOracleError              an oracle raised in a worker; carries its traceback
 
+A budget running out is not an error: ``minimize`` stops and says so in
+``Result.message`` / ``Result.stop`` (a budget is never exceeded, so nothing is raised).
 Non-finite values (NaN, inf) from an oracle are *not* errors: the ledger counts them as failures
 and strategies see them as the worst value.
 """
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 __all__ = [
     "BlackboxError",
-    "BudgetExhaustedError",
     "ConfigError",
     "DimensionError",
     "FeedbackError",
@@ -94,10 +94,6 @@ class OracleHTTPError(OracleError):
 
 class OracleDecodeError(OracleError):
     """A response that could not be decoded or scored."""
-
-
-class BudgetExhaustedError(OracleError):
-    """An oracle-side budget (requests, tokens, cost) is used up."""
 
 
 class RemoteOracleError(OracleError):

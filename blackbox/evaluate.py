@@ -19,11 +19,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from blackbox.budget import OracleStats
-from blackbox.errors import FeedbackError
-from blackbox.oracle import can_rank, can_value, oracle_name, oracle_sense, rank_by_values
+from blackbox.errors import ConfigError, FeedbackError
+from blackbox.oracle import (OracleSpec, can_rank, can_value, oracle_name, oracle_sense,
+                             rank_by_values)
 from blackbox.query import Query, Ranking, Values
 
-__all__ = ["LocalEvaluator", "evaluate_query", "record"]
+__all__ = ["LocalEvaluator", "evaluate_query", "make_evaluator", "record"]
 
 
 def evaluate_query(oracle: Any, query: Query) -> NDArray[Any]:
@@ -70,17 +71,48 @@ class LocalEvaluator:
 
     def evaluate(self, query: Query) -> NDArray[Any]:
         t0 = time.perf_counter()
-        if query.kind == "values" and self.can_value:  # the hot path: one call, one shape check
-            out = self.oracle.values(query.points, key=query.key)
-            n = query.points.shape[0]
-            if not (type(out) is np.ndarray and out.dtype == np.float64 and out.shape == (n,)):
-                out = Values.check(out, n, f"oracle {self.name!r}")
-        else:
+        if query.kind != "values" or not self.can_value:
             out = evaluate_query(self.oracle, query)
-        record(self.stats, query, out, t0)
+            record(self.stats, query, out, t0)
+            return out
+        # the hot path: one call, one shape check, record() written out
+        out = self.oracle.values(query.points, key=query.key)
+        n = query.points.shape[0]
+        if not (type(out) is np.ndarray and out.dtype == np.float64 and out.shape == (n,)):
+            out = Values.check(out, n, f"oracle {self.name!r}")
+        stats = self.stats
+        stats.latency_s += time.perf_counter() - t0
+        stats.queries += 1
+        stats.points += n
+        if not math.isfinite(out.dot(out)):  # one cheap check: any NaN/inf (or overflow)
+            stats.failures += n - int(np.count_nonzero(np.isfinite(out)))
         return out
 
     def close(self) -> None:
         close = getattr(self.oracle, "close", None)
         if callable(close):
             close()
+
+
+def make_evaluator(oracle: Any, backend: str = "local", workers: int = 1,
+                   resources: dict[str, float] | None = None, address: str | None = None) -> Any:
+    """A :class:`LocalEvaluator` (``backend="local"``) or a Ray evaluator over ``workers`` actors."""
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ConfigError(f"workers must be an int >= 1, got {workers!r}")
+    if backend == "ray":
+        from blackbox.ray_runner import RayEvaluator
+
+        return RayEvaluator(oracle, workers=workers, resources_per_worker=resources,
+                            address=address, stats=OracleStats())
+    if backend != "local":
+        raise ConfigError(f"backend must be 'local' or 'ray', got {backend!r}")
+    if isinstance(oracle, OracleSpec):
+        oracle = oracle.build()
+    if isinstance(oracle, str):
+        raise ConfigError(
+            f"oracle {oracle!r}: pass an oracle object or OracleSpec({oracle!r}, {{'dim': ...}})")
+    if not can_rank(oracle) or getattr(oracle, "dim", None) is None:
+        raise ConfigError(
+            "oracle must have dim and values(points, *, key) or rank(points, groups, *, top, key), "
+            f"or be a function f(x) -> float; got {type(oracle).__name__}")
+    return LocalEvaluator(oracle, OracleStats())

@@ -1,17 +1,21 @@
-"""The run journal: an append-only JSONL file of every query and answer, plus checkpoints.
+"""Journals: append-only JSONL logs, and the journal of a run that lets it resume.
 
-A journal directory holds:
+:class:`JsonlLog` is the one log format of the project (``minimize``'s journal and MeZO's step
+journal use it): a header line, then one JSON record per line, each flushed before the writer
+goes on; reopening checks the header (a one-line :class:`~blackbox.errors.JournalMismatchError`
+naming the field that differs) and cuts a torn last line (a process killed mid-write).
 
-* ``journal.jsonl``: a header line (seed, strategy config, oracle name/dim/sense, x0), then one
-  line per answered query (points, key, kind, groups, top, tag and the oracle's raw answer, in the
-  oracle's sense). Each answer is flushed before the next query is sent, so a killed run loses
-  nothing it paid for; a torn last line (the process died mid-write) is ignored and cut off.
-* ``checkpoint.pkl``: the latest strategy state and runner counters (written atomically every
-  ``checkpoint_every`` steps), for inspection.
+A run's journal directory (``minimize(..., journal=DIR)``) holds:
+
+* ``journal.jsonl``: the header (format version, seed, strategy configuration, oracle, a digest of
+  ``x0``) and one record per answered query: its answer, exactly, and a short digest of the
+  query (see :class:`Journal`). Strategies are pure, so the points re-derive from the seed: the
+  digest only has to catch a run that diverges. ``journal_points=True`` also keeps the points.
 * ``run.json``: the run's configuration when it can be rebuilt (``blackbox resume DIR``).
 
-Arrays are stored exactly (base64 of little-endian bytes), so a resumed run sees bit-identical
-answers and ends identical to the uninterrupted run.
+Resuming replays the answered queries through the strategy (no oracle call; the strategy's own
+arithmetic only) and goes on where the run stopped; the result equals the uninterrupted run's.
+Arrays are stored exactly (base64 of little-endian bytes).
 """
 
 from __future__ import annotations
@@ -20,20 +24,32 @@ import base64
 import hashlib
 import json
 import os
-import pickle
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
-from blackbox.errors import JournalMismatchError
+from blackbox.errors import ConfigError, JournalMismatchError
 from blackbox.keys import Key
 from blackbox.query import Query
 
-__all__ = ["Journal", "JsonlLog", "check_header", "decode_array", "encode_array", "read_records"]
+__all__ = [
+    "Journal",
+    "JournalEntry",
+    "JournaledEvaluator",
+    "JsonlLog",
+    "check_header",
+    "decode_array",
+    "encode_array",
+    "iter_answers",
+    "points_digest",
+    "query_digest",
+    "read_records",
+]
 
-VERSION = 1
+VERSION = 2
+_HEADER_FIELDS = ("version", "seed", "strategy", "oracle", "x0")
 
 
 def encode_array(a: Any) -> dict[str, Any]:
@@ -83,14 +99,26 @@ def read_records(path: Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]
 def check_header(old: dict[str, Any], new: dict[str, Any], where: Any,
                  fields: Any = None, hint: str = "use a new directory") -> None:
     """Raise a one-line :class:`JournalMismatchError` when ``old`` and ``new`` differ on ``fields``
-    (every key of either when ``None``)."""
+    (every key of either when ``None``); for a dict field the message names the entry.
+
+    Examples:
+        >>> check_header({"strategy": {"name": "cbo", "N": 40}}, {"strategy": {"name": "cbo", "N": 50}},
+        ...              "journal runs/a")
+        Traceback (most recent call last):
+        ...
+        blackbox.errors.JournalMismatchError: journal runs/a was written for another strategy (N: 40 there, 50 here); use a new directory
+    """
     keys = sorted(set(old) | set(new)) if fields is None else list(fields)
     for field in keys:
-        if field != "type" and old.get(field) != new.get(field):
-            raise JournalMismatchError(
-                f"{where} was written for another {field}: {_short(old.get(field))} there, "
-                f"{_short(new.get(field))} here; {hint}"
-            )
+        a, b = old.get(field), new.get(field)
+        if field == "type" or a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict):
+            sub = next(k for k in [*a, *b] if a.get(k) != b.get(k))
+            what = f"{field} ({sub}: {_short(a.get(sub))} there, {_short(b.get(sub))} here)"
+        else:
+            what = f"{field}: {_short(a)} there, {_short(b)} here"
+        raise JournalMismatchError(f"{where} was written for another {what}; {hint}")
 
 
 class JsonlLog:
@@ -106,6 +134,7 @@ class JsonlLog:
         header: a JSON-able dict identifying the run (``"type": "header"`` is added).
         fields: header keys that must match an existing log (``None``: all of them).
         hint: the end of a mismatch message (what the user should do).
+        name: how messages call the log (default: its path).
 
     Attributes:
         records: the records found when the log was opened (not those appended since).
@@ -121,20 +150,21 @@ class JsonlLog:
     """
 
     def __init__(self, path: str | os.PathLike[str], header: dict[str, Any],
-                 fields: Any = None, hint: str = "use a new directory") -> None:
+                 fields: Any = None, hint: str = "use a new directory", name: str = "") -> None:
         self.path = Path(path)
+        name = name or str(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         header = {"type": "header", **header}
         self.records: list[dict[str, Any]] = []
         self.old_header: dict[str, Any] | None = None
         if self.path.is_dir():
-            raise JournalMismatchError(f"{self.path} is a directory, not a journal file; {hint}")
+            raise JournalMismatchError(f"{name} is a directory, not a journal file; {hint}")
         if self.path.exists() and self.path.stat().st_size > 0:
             old, self.records, good = read_records(self.path)
             if old is None:
-                raise JournalMismatchError(f"{self.path} has no header line, so it is not a "
+                raise JournalMismatchError(f"{name} has no header line, so it is not a "
                                            f"blackbox journal; {hint}")
-            check_header(old, header, self.path, fields, hint)
+            check_header(old, header, name, fields, hint)
             self.old_header = old
             with open(self.path, "r+b") as fh:  # cut a torn tail so appends start on a new line
                 fh.truncate(good)
@@ -160,149 +190,179 @@ class JsonlLog:
 
 
 class Journal:
-    """Open (or create) a journal directory for a run described by ``header``.
+    """The journal of a :func:`~blackbox.runner.minimize` run: ``DIR/journal.jsonl``.
+
+    One header line (format version, seed, strategy configuration, oracle name/dim/sense, a
+    digest of ``x0``), then one record per answered query: ``i``, ``kind``, ``tag``, ``n`` (points),
+    ``q`` (a 64-bit digest of the query's points, and groups for a ranking), ``answer`` (the
+    oracle's raw answer, exact) and ``partial`` for a truncated last batch. With ``points=True``
+    the records also hold the points, key and groups (for audit). Points are not needed to
+    resume: a strategy re-derives them from its key, and the digest catches any divergence.
 
     Args:
         directory: the journal directory (created if missing).
-        header: identifies the run (seed, strategy, oracle, x0); an existing journal with a
-            different header raises :class:`~blackbox.errors.JournalMismatchError`.
-        checkpoint_every: steps between state checkpoints.
+        header: identifies the run; an existing journal with another one raises
+            :class:`~blackbox.errors.JournalMismatchError` (one line, naming what differs).
+        points: also journal each query's points, key and groups.
     """
 
     def __init__(self, directory: str | os.PathLike[str], header: dict[str, Any],
-                 checkpoint_every: int = 100) -> None:
+                 points: bool = False) -> None:
         self.dir = Path(directory)
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.path = self.dir / "journal.jsonl"
-        self.checkpoint_every = checkpoint_every
-        header = {"type": "header", "version": VERSION, **header}
-        self.records: list[dict[str, Any]] = []
-        if self.path.exists() and self.path.stat().st_size > 0:
-            old, self.records, good = read_records(self.path)
-            if old is None:
-                raise JournalMismatchError(f"{self.path} has no header line; not a blackbox journal")
-            for field in ("seed", "strategy", "oracle", "x0"):
-                if old.get(field) != header.get(field):
-                    raise JournalMismatchError(
-                        f"journal {self.dir} was written for another {field}: "
-                        f"{_short(old.get(field))} (journal) vs {_short(header.get(field))} (this run)"
-                    )
-            with open(self.path, "r+b") as fh:  # cut a torn tail so appends start on a new line
-                fh.truncate(good)
-            self._fh = open(self.path, "a", encoding="utf-8")
-        else:
-            self._fh = open(self.path, "w", encoding="utf-8")
-            self._fh.write(json.dumps(header) + "\n")
-            self._fh.flush()
+        if self.dir.exists() and not self.dir.is_dir():
+            raise ConfigError(f"journal {self.dir} is a file; a journal is a directory: "
+                              "use a new directory")
+        header = {"version": VERSION, **header}
+        self.log = JsonlLog(self.dir / "journal.jsonl", header, fields=_HEADER_FIELDS,
+                            name=f"journal {self.dir}")
+        self.points = points
+        records = self.log.records
+        self._count = len(records)
         # told queries replay in order; truncated batches and final evaluations ("extras") are
-        # looked up by their points, so a resumed run reuses them wherever they fall
-        self._main = [r for r in self.records if not r.get("partial") and r.get("tag") != "final"]
-        self._extra: dict[str, dict[str, Any]] = {}
-        for r in self.records:
-            if r.get("partial") or r.get("tag") == "final":
-                pts = decode_array(r["points"])
-                self._extra[_digest(pts)] = r
-        self._prefix_sizes = sorted({int(r["points"]["shape"][0]) for r in self._extra.values()})
+        # looked up by digest, so a resumed run reuses them wherever they fall
+        self._main = [r for r in records if not _is_extra(r)]
+        self._extra = {r["q"]: r for r in records if _is_extra(r)}
+        self._prefix_sizes = sorted({int(r["n"]) for r in self._extra.values()})
         self._cursor = 0
 
-    # -- replay -----------------------------------------------------------------------------------
     @property
     def pending(self) -> int:
-        """Journaled queries that may still be replayed."""
+        """Journaled answers that may still be replayed."""
         return len(self._main) - self._cursor + len(self._extra)
 
-    def replay_answer(self, query: Query) -> NDArray[Any] | None:
-        """The journaled answer to ``query`` if the journal has one, else ``None``."""
-        if self._cursor >= len(self._main):
-            rec = self._extra.get(_digest(query.points)) if self._extra else None
-            if rec is not None and rec.get("kind") == query.kind:
-                return decode_array(rec["answer"])
-            return None
-        rec = self._main[self._cursor]
-        pts = decode_array(rec["points"])
-        if rec.get("kind") != query.kind or pts.shape != query.points.shape or not np.array_equal(
-            pts, query.points
-        ):
-            raise JournalMismatchError(
-                f"journal {self.dir} diverges at query {self._cursor}: the run asked for "
-                f"{query.n} {query.kind} points that differ from the journaled ones (was the "
-                "strategy, seed or code changed?)"
-            )
-        self._cursor += 1
-        return decode_array(rec["answer"])
+    def replay(self, query: Query) -> NDArray[Any] | None:
+        """The journaled answer to ``query``, or ``None`` when the journal has none."""
+        digest = query_digest(query)
+        if self._cursor < len(self._main):
+            rec = self._main[self._cursor]
+            if rec.get("kind") != query.kind or rec.get("n") != query.n or rec.get("q") != digest:
+                raise JournalMismatchError(
+                    f"journal {self.dir} diverges at query {self._cursor}: this run asked for other "
+                    "points than the journaled ones (changed code, options or oracle?); "
+                    "use a new directory")
+            self._cursor += 1
+            return decode_array(rec["answer"])
+        rec = self._extra.get(digest)
+        if rec is not None and rec.get("kind") == query.kind:
+            return decode_array(rec["answer"])
+        return None
 
-    def prefix_answer(self, query: Query) -> tuple[int, NDArray[Any]] | None:
+    def prefix(self, query: Query) -> tuple[int, NDArray[Any]] | None:
         """``(k, answers)`` when the first ``k`` points of ``query`` were answered as a truncated
         batch before (the longest such prefix), else ``None``."""
         if query.kind != "values" or self._cursor < len(self._main):
             return None
         for k in reversed(self._prefix_sizes):
             if k < query.n:
-                rec = self._extra.get(_digest(query.points[:k]))
+                rec = self._extra.get(points_digest(query.points[:k]))
                 if rec is not None:
                     return k, decode_array(rec["answer"])
         return None
 
-    # -- writing ----------------------------------------------------------------------------------
-    def append(self, query: Query, answer: Any, **extra: Any) -> None:
-        rec: dict[str, Any] = {
-            "type": "answer",
-            "i": len(self.records),
-            "kind": query.kind,
-            "tag": query.tag,
-            "key": query.key.to_json(),
-            "points": encode_array(query.points),
-            "answer": encode_array(np.asarray(answer)),
-        }
-        if query.groups is not None:
-            rec["groups"] = encode_array(query.groups)
-            rec["top"] = query.top
-        rec.update(extra)
-        self._fh.write(json.dumps(rec) + "\n")
-        self._fh.flush()  # before the next query is sent
-        self.records.append({"i": rec["i"]})  # keep memory small: content lives on disk
-
-    def checkpoint(self, step: int, payload: dict[str, Any]) -> None:
-        if step % self.checkpoint_every:
-            return
-        self.write_checkpoint(payload)
-
-    def write_checkpoint(self, payload: dict[str, Any]) -> None:
-        tmp = self.dir / "checkpoint.pkl.tmp"
-        try:
-            with open(tmp, "wb") as fh:
-                pickle.dump(payload, fh)
-            os.replace(tmp, self.dir / "checkpoint.pkl")
-        except (pickle.PicklingError, TypeError, AttributeError):
-            tmp.unlink(missing_ok=True)  # a state that cannot be pickled: the journal suffices
-
-    def write_json(self, name: str, data: dict[str, Any]) -> None:
-        (self.dir / name).write_text(json.dumps(data, indent=2, default=repr))
+    def append(self, query: Query, answer: Any) -> None:
+        """Journal one answer (flushed before this returns, so before the next query is sent)."""
+        rec: dict[str, Any] = {"i": self._count, "kind": query.kind, "tag": query.tag,
+                               "n": query.n, "q": query_digest(query),
+                               "answer": encode_array(np.asarray(answer))}
+        if query.meta.get("partial"):
+            rec["partial"] = True
+        if self.points:
+            rec["key"] = query.key.to_json()
+            rec["points"] = encode_array(query.points)
+            if query.groups is not None:
+                rec["groups"], rec["top"] = encode_array(query.groups), query.top
+        self.log.append(rec)
+        self._count += 1
 
     def close(self) -> None:
-        if not self._fh.closed:
-            self._fh.close()
+        self.log.close()
 
 
-def iter_answers(directory: str | os.PathLike[str]) -> Iterator[tuple[Query, NDArray[Any]]]:
-    """The (query, raw answer) pairs of a journal directory, in order."""
-    header, records, _ = read_records(Path(directory) / "journal.jsonl")
-    for rec in records:
-        q = Query(
-            decode_array(rec["points"]),
-            Key.from_json(rec["key"]),
-            rec["kind"],
-            groups=decode_array(rec["groups"]) if "groups" in rec else None,
-            top=rec.get("top"),
-            tag=rec.get("tag", ""),
+class JournaledEvaluator:
+    """An evaluator that answers from a :class:`Journal` what it holds, else asks ``inner`` and
+    journals the answer; the contract of :class:`~blackbox.evaluate.LocalEvaluator`. Replayed
+    points count into ``stats.replayed``, never into ``points``."""
+
+    def __init__(self, inner: Any, journal: Journal) -> None:
+        self.inner, self.journal = inner, journal
+        for attr in ("dim", "sense", "name", "can_value", "can_rank", "own_rank", "stats"):
+            setattr(self, attr, getattr(inner, attr))
+
+    def evaluate(self, query: Query) -> NDArray[Any]:
+        jr = self.journal
+        if jr.pending:
+            raw = jr.replay(query)
+            if raw is not None:
+                self.stats.replayed += query.n
+                return raw
+            pre = jr.prefix(query)
+            if pre is not None:  # the head was answered as a truncated batch: send the rest only
+                k, head = pre
+                rest = Query(query.points[k:], query.key.shifted(k), "values", tag=query.tag)
+                raw = np.concatenate([head, self.inner.evaluate(rest)])
+                self.stats.replayed += k
+                jr.append(query, raw)
+                return raw
+        raw = self.inner.evaluate(query)
+        jr.append(query, raw)
+        return raw
+
+    def close(self) -> None:
+        try:
+            self.journal.close()
+        finally:
+            self.inner.close()
+
+
+class JournalEntry(NamedTuple):
+    """One journaled answer (``points``, ``key`` and ``groups`` only in journals written with
+    ``points=True``)."""
+
+    kind: str
+    tag: str
+    n: int
+    digest: str
+    answer: NDArray[Any]
+    partial: bool
+    points: NDArray[np.float64] | None
+    key: Key | None
+    groups: NDArray[np.int64] | None
+
+
+def iter_answers(directory: str | os.PathLike[str]) -> Iterator[JournalEntry]:
+    """The answers of a journal directory, in order."""
+    _, records, _ = read_records(Path(directory) / "journal.jsonl")
+    for r in records:
+        yield JournalEntry(
+            r["kind"], r.get("tag", ""), int(r["n"]), r["q"], decode_array(r["answer"]),
+            bool(r.get("partial")),
+            decode_array(r["points"]) if "points" in r else None,
+            Key.from_json(r["key"]) if "key" in r else None,
+            decode_array(r["groups"]) if "groups" in r else None,
         )
-        yield q, decode_array(rec["answer"])
 
 
-def _digest(points: NDArray[Any]) -> str:
-    return hashlib.sha1(np.ascontiguousarray(points, dtype=np.float64).tobytes()).hexdigest()
+def _is_extra(rec: dict[str, Any]) -> bool:
+    return bool(rec.get("partial")) or rec.get("tag") == "final"
+
+
+def points_digest(points: NDArray[Any]) -> str:
+    """A 64-bit hex digest of a point batch's float64 bytes."""
+    return hashlib.blake2b(np.ascontiguousarray(points, dtype=np.float64).tobytes(),
+                           digest_size=8).hexdigest()
+
+
+def query_digest(query: Query) -> str:
+    """:func:`points_digest` of a value query; a ranking's also covers its groups and ``top``."""
+    if query.kind == "values":
+        return points_digest(query.points)
+    h = hashlib.blake2b(np.ascontiguousarray(query.points, dtype=np.float64).tobytes(),
+                        digest_size=8)
+    h.update(np.ascontiguousarray(query.groups, dtype=np.int64).tobytes())
+    h.update(str(query.top).encode())
+    return h.hexdigest()
 
 
 def _short(v: Any) -> str:
     s = json.dumps(v, default=repr) if not isinstance(v, str) else v
-    return s if len(s) < 120 else s[:117] + "..."
+    return s if len(s) < 60 else s[:57] + "..."

@@ -15,6 +15,7 @@ Examples:
 from __future__ import annotations
 
 import copy
+import warnings
 from typing import Any
 
 import numpy as np
@@ -58,8 +59,14 @@ class Optimizer:
         if not isinstance(feedback, (Values, Ranking)):
             arr = np.asarray(feedback)
             feedback = Ranking(arr) if query.kind == "ranking" else Values(arr)
-        if self.sense == "max" and isinstance(feedback, Values):
-            feedback = Values(-np.asarray(feedback.values, dtype=np.float64))
+        if isinstance(feedback, Values):
+            vals = np.asarray(feedback.values, dtype=np.float64)
+            if vals.size and not np.isfinite(vals).any():
+                warnings.warn(f"Optimizer.tell: all {vals.size} values are NaN or inf (failed "
+                              "evaluations); the strategy learns nothing from them",
+                              RuntimeWarning, stacklevel=2)
+            if self.sense == "max":
+                feedback = Values(-vals)
         self.state, metrics = self.strategy.tell(self.state, query, feedback)
         return metrics
 

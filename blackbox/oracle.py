@@ -12,6 +12,10 @@ queries through :class:`ValueRanker`; a ranking oracle can never answer value qu
 Optional members: ``name`` (for the ledger), ``close()``, ``attach_ledger(stats)`` (an oracle
 that counts retries, tokens or cost itself adds them to the :class:`~blackbox.budget.OracleStats`
 it is given).
+
+A plain Python function is an oracle too, through :class:`FunctionOracle` (``minimize`` wraps
+one by itself): ``f(x) -> float`` called once per point (scipy's habit, the default), or with
+``batched=True`` ``f(X) -> (n,)`` called once per batch; ``dim`` comes from ``x0``.
 """
 
 from __future__ import annotations
@@ -23,15 +27,17 @@ from typing import Any, Callable, Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
-from blackbox.errors import ConfigError, FeedbackError
+from blackbox.errors import ConfigError, DimensionError, FeedbackError, OracleShapeError
 from blackbox.keys import Key
 
 __all__ = [
+    "FunctionOracle",
     "OracleSpec",
     "OracleWrapper",
     "RankingOracle",
     "ValueOracle",
     "ValueRanker",
+    "as_oracle",
     "can_rank",
     "can_value",
     "oracle_name",
@@ -214,3 +220,66 @@ class OracleSpec:
             self.target, "__qualname__", repr(self.target)
         )
         return f"{t}({', '.join(f'{k}={v!r}' for k, v in sorted(self.kwargs.items()))})"
+
+
+class FunctionOracle:
+    """A plain Python function as a value oracle.
+
+    Args:
+        fn: ``f(x) -> float`` for one point ``x`` ``(dim,)`` (a fresh, writable copy), or with
+            ``batched=True`` ``f(X) -> (n,)`` for a read-only batch ``X`` ``(n, dim)``.
+        dim: the dimension of ``x``.
+        batched: how ``fn`` is called (see above); nothing is guessed from its answers.
+        sense: ``"min"`` or ``"max"``.
+
+    Examples:
+        >>> f = FunctionOracle(lambda x: float(x @ x), dim=2)
+        >>> f.values(np.array([[1.0, 2.0], [0.0, 0.0]]), key=Key(0))
+        array([5., 0.])
+    """
+
+    def __init__(self, fn: Callable[..., Any], dim: int, batched: bool = False,
+                 sense: str = "min", name: str | None = None) -> None:
+        if not callable(fn):
+            raise ConfigError(f"FunctionOracle.fn must be callable, got {fn!r}")
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
+            raise ConfigError(f"FunctionOracle.dim must be an int >= 1, got {dim!r}")
+        self.fn, self.dim, self.batched = fn, int(dim), bool(batched)
+        self.sense = sense
+        oracle_sense(self)
+        self.name = name or getattr(fn, "__name__", None) or type(fn).__name__
+
+    def values(self, points: NDArray[np.float64], *, key: Key) -> NDArray[np.float64]:
+        if self.batched:
+            return self.fn(points)  # type: ignore[no-any-return]
+        out = np.empty(points.shape[0])
+        for i, x in enumerate(points):
+            v = self.fn(x.copy())
+            if np.ndim(v) != 0:
+                raise OracleShapeError(
+                    f"function {self.name!r} returned shape {np.shape(v)} for one point; it must "
+                    "return one number (or pass batched=True for f(X) -> (n,))"
+                )
+            try:
+                out[i] = v
+            except (TypeError, ValueError):
+                raise OracleShapeError(
+                    f"function {self.name!r} returned {v!r}, not a number") from None
+        return out
+
+
+def as_oracle(oracle: Any, x0: Any = None, space: Any = None, batched: bool = False) -> Any:
+    """``oracle`` itself, or a plain function wrapped as a :class:`FunctionOracle` whose ``dim`` is
+    ``len(x0)`` (or ``space.dim``)."""
+    if isinstance(oracle, (OracleSpec, str)) or can_rank(oracle) or not callable(oracle):
+        return oracle
+    if isinstance(oracle, type):
+        raise ConfigError(f"oracle {oracle.__name__} is a class: pass an instance, e.g. "
+                          f"{oracle.__name__}(dim=...)")
+    if x0 is not None:
+        dim = int(np.size(x0))
+    elif space is not None and getattr(space, "dim", None):
+        dim = int(space.dim)
+    else:
+        raise DimensionError("a plain function as oracle needs x0 (its dimension is len(x0))")
+    return FunctionOracle(oracle, dim, batched=batched)

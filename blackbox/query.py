@@ -86,8 +86,9 @@ class Query:
         return int(self.points.shape[1])
 
     def take(self, n: int) -> Query:
-        """The first ``n`` points as a value query (used to truncate a final batch)."""
-        return Query(self.points[:n], self.key, "values", tag=self.tag)
+        """The first ``n`` points as a value query marked ``meta["partial"]`` (a truncated last
+        batch: observed, never told)."""
+        return Query(self.points[:n], self.key, "values", tag=self.tag, meta={"partial": True})
 
 
 @dataclass(frozen=True, eq=False, init=False)

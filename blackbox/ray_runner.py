@@ -74,6 +74,34 @@ def chunk_bounds(n: int, workers: int, chunk_size: int | None = None) -> list[tu
     return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
 
 
+def _check_pool_args(oracle: Any, workers: Any, resources: Any, chunk_size: Any) -> None:
+    """:class:`RayEvaluator`'s arguments, checked before Ray starts (one-line errors)."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"workers must be an int >= 1, got {workers!r}")
+    if chunk_size is not None and (isinstance(chunk_size, bool)
+                                   or not isinstance(chunk_size, int) or chunk_size < 1):
+        raise ConfigError(f"chunk_size must be an int >= 1 or None, got {chunk_size!r}")
+    if resources is not None and not isinstance(resources, dict):
+        raise ConfigError("resources_per_worker must be a dict such as {'num_cpus': 1, "
+                          f"'num_gpus': 0.5}}, got {resources!r}")
+    if isinstance(oracle, str):
+        raise ConfigError(
+            f"oracle {oracle!r}: pass an oracle object or OracleSpec({oracle!r}, {{'dim': ...}})")
+    if isinstance(oracle, OracleSpec):
+        return
+    try:
+        pickle.dumps(oracle)
+    except Exception:
+        try:
+            import cloudpickle
+
+            cloudpickle.dumps(oracle)
+        except Exception as exc:
+            raise ConfigError(
+                f"oracle: a {type(oracle).__name__} cannot be pickled for Ray workers ({exc}); "
+                "pass an OracleSpec that builds it in the worker") from None
+
+
 class _OracleActor:
     """Holds one oracle (built here from its spec) and answers query chunks."""
 
@@ -144,34 +172,7 @@ class RayEvaluator:
                  resources_per_worker: dict[str, Any] | None = None,
                  address: str | None = None, stats: OracleStats | None = None,
                  chunk_size: int | None = None) -> None:
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise ConfigError(f"workers must be an int >= 1, got {workers!r}")
-        if chunk_size is not None and (isinstance(chunk_size, bool)
-                                       or not isinstance(chunk_size, int) or chunk_size < 1):
-            raise ConfigError(f"chunk_size must be an int >= 1 or None, got {chunk_size!r}")
-        if resources_per_worker is not None and not isinstance(resources_per_worker, dict):
-            raise ConfigError(
-                "resources_per_worker must be a dict such as {'num_cpus': 1, 'num_gpus': 0.5}, "
-                f"got {resources_per_worker!r}"
-            )
-        if isinstance(oracle, str):
-            raise ConfigError(
-                f"oracle {oracle!r}: pass an oracle object or "
-                f"OracleSpec({oracle!r}, {{'dim': ...}})"
-            )
-        if not isinstance(oracle, OracleSpec):
-            try:
-                pickle.dumps(oracle)
-            except Exception:
-                try:
-                    import cloudpickle
-
-                    cloudpickle.dumps(oracle)
-                except Exception as exc:
-                    raise ConfigError(
-                        f"oracle: a {type(oracle).__name__} cannot be pickled for Ray workers "
-                        f"({exc}); pass an OracleSpec that builds it in the worker"
-                    ) from None
+        _check_pool_args(oracle, workers, resources_per_worker, chunk_size)
         import ray
 
         self.workers = workers

@@ -1,101 +1,59 @@
 """The runner: :func:`minimize` drives a strategy against an oracle; :func:`replay` re-runs a trace.
 
-One loop serves every strategy and oracle: ask a query, check it against the budget, answer it
-(from the journal when resuming, else through the evaluator: in-process or on Ray actors), turn a
-``sense="max"`` oracle's values around once, tell, record. Values in :class:`Result` and the
-trace's ``history`` are in the oracle's sense; the ``(query, feedback)`` pairs hold what the
-strategy was told (minimizing sense).
+``minimize`` builds an evaluator (in-process, or on Ray actors; wrapped by a journaled evaluator
+that replays answered queries when a journal is given) and runs one loop (:func:`_loop`)::
+
+    ask -> fit to the budget -> evaluate -> tell -> notify the observers
+
+Stop rules are pure functions of the budget and the counters (:mod:`blackbox.budget`); the best
+point has one owner (:class:`~blackbox.best.Best`); the trace, the progress bar and user
+callbacks observe one :class:`~blackbox.observers.StepInfo` per step. A ``sense="max"`` oracle's
+values are turned around once, when they arrive: strategies always minimize, while
+:class:`Result` and the trace report in the oracle's sense.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
-from numpy.typing import NDArray
 
-from blackbox.budget import Budget, Ledger, OracleStats
+from blackbox.best import Best
+from blackbox.budget import Budget, Counters, Ledger, room, stop_reasons
 from blackbox.errors import ConfigError, FeedbackError, JournalMismatchError
-from blackbox.evaluate import LocalEvaluator
-from blackbox.journal import Journal, encode_array
+from blackbox.evaluate import make_evaluator
+from blackbox.journal import Journal, JournaledEvaluator, points_digest
 from blackbox.keys import Key, as_key
-from blackbox.oracle import OracleSpec, rank_by_values
-from blackbox.progress import ProgressBar
-from blackbox.query import Query, Ranking, Values
+from blackbox.observers import (Observer, ProgressObserver, StepInfo, TraceRecorder, close_all,
+                                notify)
+from blackbox.oracle import as_oracle, rank_by_values
+from blackbox.query import Feedback, Query, Ranking, Values
 from blackbox.result import Result, Trace
 from blackbox.spaces import as_space
-from blackbox.strategy import BaseStrategy, check_x0, resolve_strategy, strategy_config
+from blackbox.strategy import check_x0, resolve_strategy, strategy_config
 
 __all__ = ["StepInfo", "minimize", "replay"]
 
 _FINAL_KEY = 1 << 62  # the key path of the final evaluation of the recommendation
 
 
-@dataclass
-class StepInfo:
-    """What a callback sees after each step; return ``True`` from the callback to stop."""
-
-    step: int
-    nfev: int
-    f_best: float
-    x_best: NDArray[np.float64]
-    metrics: dict[str, Any]
-    seconds: float
-    state: Any
-
-
-def _make_evaluator(oracle: Any, backend: str, workers: int, resources: Any, address: Any) -> Any:
-    stats = OracleStats()
-    if backend == "local":
-        if isinstance(oracle, OracleSpec):
-            oracle = oracle.build()
-        if isinstance(oracle, str):
-            raise ConfigError(
-                f"oracle {oracle!r}: pass an oracle object or OracleSpec({oracle!r}, {{'dim': ...}})"
-            )
-        return LocalEvaluator(oracle, stats)
-    if backend == "ray":
-        from blackbox.ray_runner import RayEvaluator
-
-        return RayEvaluator(oracle, workers=workers, resources_per_worker=resources,
-                            address=address, stats=stats)
-    raise ConfigError(f"backend must be 'local' or 'ray', got {backend!r}")
-
-
-def _initial_point(x0: Any, space: Any, dim: int) -> Any:
-    if x0 is not None:
-        return x0
-    if space is not None and getattr(space, "bounded", False):
-        center = getattr(space, "center", None)
-        return center() if callable(center) else np.asarray(center, dtype=np.float64)
-    raise ConfigError("x0 is required (a vector of length dim) unless a bounded space is given")
-
-
-def minimize(
-    oracle: Any,
-    strategy: Any,
-    x0: Any = None,
-    *,
-    seed: int | Key = 0,
-    budget: Budget | int | dict[str, Any] | None = None,
-    space: Any = None,
-    callbacks: Sequence[Callable[[StepInfo], Any]] = (),
-    backend: str = "local",
-    workers: int = 1,
-    resources_per_worker: dict[str, float] | None = None,
-    address: str | None = None,
-    journal: str | None = None,
-    progress: bool | None = None,
-    keep_trace: bool = True,
-    checkpoint_every: int = 100,
-) -> Result:
+def minimize(oracle: Any, strategy: Any = None, x0: Any = None, *, seed: int | Key = 0,
+             budget: Budget | int | dict[str, Any] | None = None, space: Any = None,
+             callbacks: Sequence[Callable[[StepInfo], Any]] = (), backend: str = "local",
+             workers: int = 1, resources_per_worker: dict[str, float] | None = None,
+             address: str | None = None, journal: str | None = None, journal_points: bool = False,
+             progress: bool | None = None, keep_trace: bool = True, batched: bool = False,
+             checkpoint_every: int | None = None) -> Result:
     """Minimize (or maximize, per ``oracle.sense``) a black-box oracle with a strategy.
 
     Args:
-        oracle: a value or ranking oracle, or an :class:`~blackbox.oracle.OracleSpec`.
+        oracle: a value or ranking oracle, an :class:`~blackbox.oracle.OracleSpec`, or a plain
+            function: ``f(x) -> float`` called per point, or ``f(X) -> (n,)`` with
+            ``batched=True``; its dimension is ``len(x0)``.
         strategy: a strategy, a registered name (``"cbo"``) or ``{"name": ..., **options}``.
         x0: the initial point ``(dim,)``; optional when ``space`` is bounded (its center).
         seed: the run's seed; every random draw derives from it.
@@ -103,220 +61,139 @@ def minimize(
         space: a feasible set; every point sent to the oracle lies in it.
         callbacks: called with a :class:`StepInfo` after each step; ``True`` stops the run.
         backend: ``"local"`` (in-process) or ``"ray"`` (batches split over ``workers`` actors).
-        journal: a directory: every query and answer is journaled there; if it already holds a
-            journal of the same run, the run resumes (answered queries are replayed, not re-sent).
+        journal: a directory: every answer is journaled there; if it already holds a journal
+            of the same run, the run resumes (answered queries are replayed, not re-sent).
+        journal_points: also journal every query's points (for audit; larger files).
         progress: show a progress bar (default: when stderr is a terminal).
         keep_trace: keep every ``(query, feedback)`` pair in ``result.trace.pairs``.
-
-    Returns:
-        A :class:`~blackbox.result.Result`.
+        checkpoint_every: deprecated and ignored (a resume replays the journal).
 
     Raises:
         ConfigError: bad input (the message names the field), raised before any query is sent.
         FeedbackError: a ranking-only oracle with a value strategy (before any query is sent).
     """
     t0 = time.perf_counter()
-    if budget is None:
-        raise ConfigError("budget is required: Budget(max_queries=...), an int, or a dict")
-    budget = Budget.coerce(budget)
-    key = as_key(seed)
-    if not isinstance(workers, int) or workers < 1:
-        raise ConfigError(f"workers must be an int >= 1, got {workers!r}")
-    ev = _make_evaluator(oracle, backend, workers, resources_per_worker, address)
+    budget, key = _check_call(strategy, x0, budget, seed, checkpoint_every)
+    ev = make_evaluator(as_oracle(oracle, x0, space, batched), backend, workers,
+                        resources_per_worker, address)
     try:
-        return _run(ev, strategy, x0, key, budget, space, callbacks, journal, progress,
-                    keep_trace, checkpoint_every, t0)
+        run = _prepare(ev, strategy, x0, key, budget, space, t0)
+        if journal is not None:
+            ev = JournaledEvaluator(ev, Journal(journal, _header(run, ev), journal_points))
+            run.journaled = True
+        run.observers = _observers(run, callbacks, progress, keep_trace)
+        state, stop = _loop(run, ev)
+        return _finish(run, ev, state, stop)
     finally:
         ev.close()
 
 
-def _run(ev: Any, strategy: Any, x0: Any, key: Key, budget: Budget, space: Any,
-         callbacks: Sequence[Callable[[StepInfo], Any]], journal_dir: str | None,
-         progress: bool | None, keep_trace: bool, checkpoint_every: int, t0: float) -> Result:
-    dim, sense = ev.dim, ev.sense
-    space = as_space(space, dim)
-    strategy = resolve_strategy(strategy, space)
-    if getattr(strategy, "requires_space", False) and getattr(strategy, "space", None) is None:
-        raise ConfigError(f"strategy {type(strategy).__name__} requires a space (Box, Ball, Simplex)")
-    want = getattr(strategy, "feedback", "values")
-    if want == "values" and not ev.can_value:
-        raise FeedbackError(
-            f"strategy {type(strategy).__name__} needs values but oracle {ev.name!r} can only "
-            "rank; use a ranking strategy such as 'zo_ranksgd'"
-        )
-    if want == "ranking" and not ev.can_rank:
-        raise FeedbackError(f"oracle {ev.name!r} can neither rank nor give values")
-    x0 = check_x0(_initial_point(x0, getattr(strategy, "space", None), dim), dim)
-    sign = -1.0 if sense == "max" else 1.0
+@dataclass
+class _Run:
+    """What the loop needs, fixed before the first query (plus the counters it updates)."""
 
-    ledger = Ledger()
-    ledger.oracles[ev.name] = stats = ev.stats
-    jr: Journal | None = None
-    if journal_dir is not None:
-        header = {
-            "seed": key.to_json(),
-            "strategy": strategy_config(strategy),
-            "oracle": {"name": ev.name, "dim": dim, "sense": sense},
-            "x0": encode_array(x0),
-        }
-        jr = Journal(journal_dir, header, checkpoint_every)
+    strategy: Any
+    x0: Any
+    key: Key
+    budget: Budget
+    sign: float  # -1.0 for a sense="max" oracle: values are told negated
+    value_oracle: bool  # the oracle gives values (so a final evaluation is possible)
+    t0: float
+    ledger: Ledger
+    trace: Trace
+    best: Best
+    counters: Counters = field(default_factory=Counters)
+    journaled: bool = False
+    observers: list[Observer] = field(default_factory=list)
 
-    state = strategy.init(x0, key)
-    trace = Trace(x0=x0, seed=key)
-    value_oracle = ev.can_value
-    reserve = 1 if value_oracle else 0
-    max_q = budget.max_queries
-    target = None if budget.target is None else sign * budget.target
-    f_min = math.inf  # best observed, minimizing sense
-    x_best = x0
-    nfev = nit = 0
-    stop: dict[str, Any] = {}
-    show = progress if progress is not None else _isatty()
-    total, unit = (max_q, "points") if max_q else (budget.max_steps, "steps")
-    bar = ProgressBar(total, unit) if show else None
 
-    def answer(query: Query, partial: bool = False) -> NDArray[Any]:
-        if jr is None:
-            return ev.evaluate(query)  # type: ignore[no-any-return]
-        pre = None
-        if jr.pending:
-            raw = jr.replay_answer(query)
-            if raw is not None:
-                stats.replayed += query.n
-                return raw
-            pre = jr.prefix_answer(query)
-        if pre is not None:  # the head was answered as a truncated batch: send only the rest
-            k, head = pre
-            rest = Query(query.points[k:], query.key.shifted(k), "values", tag=query.tag)
-            raw = np.concatenate([head, ev.evaluate(rest)])
-            stats.replayed += k
-        else:
-            raw = ev.evaluate(query)
-        jr.append(query, raw, partial=partial)
-        return raw
-
-    known: list[tuple[NDArray[np.float64], float]] = []  # best told point, last batch's points
-    last: tuple[Any, ...] = ()
-    tracked = isinstance(strategy, BaseStrategy) and strategy.feedback == "values"
-
-    def observe(points: NDArray[np.float64], vals: NDArray[np.float64], told: bool = False) -> None:
-        nonlocal f_min, x_best
-        fin = np.where(np.isfinite(vals), vals, np.inf)
-        i = int(np.argmin(fin))
-        if fin[i] < f_min:
-            f_min, x_best = float(fin[i]), points[i]
-        if told:
-            if not known or fin[i] < known[0][1]:
-                known[:1] = [(points[i], float(fin[i]))]
-            del known[1:]
-            known.append((points, vals))  # type: ignore[arg-type]
-
+def _loop(run: _Run, ev: Any) -> tuple[Any, dict[str, bool]]:
+    """ask -> fit to the budget -> evaluate -> tell -> notify; the last state and why it stopped."""
+    strategy, budget, best, c = run.strategy, run.budget, run.best, run.counters
+    reserve = 1 if run.value_oracle else 0  # one point kept for the final evaluation
+    cost = budget.max_cost is not None
+    state = strategy.init(run.x0, run.key)
     try:
         while True:
-            if budget.max_steps is not None and nit >= budget.max_steps:
-                stop["max_steps"] = True
-            if budget.max_seconds is not None and time.perf_counter() - t0 >= budget.max_seconds:
-                stop["max_seconds"] = True
-            if target is not None and f_min <= target:
-                stop["target"] = True
-            if budget.max_cost is not None and ledger.cost >= budget.max_cost:
-                stop["max_cost"] = True
+            c.seconds = time.perf_counter() - run.t0
+            stop = stop_reasons(budget, c, best.f, run.sign)
             if stop:
-                break
-            query, new_state = strategy.ask(state)
-            n = query.points.shape[0]
-            if max_q is not None and nfev + n > max_q - reserve:
-                room = max_q - reserve - nfev
-                if room > 0 and query.kind == "values":  # a truncated last batch: observed, not told
-                    part = query.take(room)
-                    observe(part.points, sign * answer(part, partial=True))
-                    nfev += room
-                stop["max_queries"] = True
-                break
-            if query.kind == "ranking" and value_oracle and not ev.own_rank:
-                # rank by values here: the values are journaled, counted and observed
-                vq = Query(query.points, query.key, "values", tag=query.tag)
-                raw_vals = answer(vq)
-                observe(query.points, raw_vals if sign > 0 else -raw_vals, told=True)
-                raw = rank_by_values(raw_vals, query.groups, query.top, sense)
-            else:
-                failures = stats.failures
-                raw = answer(query)
-                # no new failure counted: every value is finite (record() counts non-finite ones)
-                clean = jr is None and stats.failures == failures
-            if query.kind == "values":
-                vals = raw if sign > 0 else -raw
-                if tracked:  # the strategy base tracks the best told point: read it after tell
-                    last = (query.points, vals)
-                else:
-                    observe(query.points, vals, told=True)
-                feedback: Values | Ranking = Values(vals, clean)
-            else:
-                feedback = Ranking(raw)
-            state, metrics = strategy.tell(new_state, query, feedback)
-            if tracked and state.f_best < f_min:
-                f_min, x_best = state.f_best, state.x_best
-            nit += 1
-            nfev += n
-            el = time.perf_counter() - t0
-            trace.add(nit, nfev, sign * f_min, el, metrics)
-            if keep_trace:
-                trace.pairs.append((query, feedback))
-            if jr is not None:
-                jr.checkpoint(nit, {"step": nit, "nfev": nfev, "state": state, "f_best": f_min})
-            if callbacks:
-                info = StepInfo(nit, nfev, sign * f_min, x_best, metrics, el, state)
-                if any([cb(info) is True for cb in callbacks]):
-                    stop["callback"] = True
-            if bar is not None:
-                bar.update(nfev if unit == "points" else nit, sign * f_min)
+                return state, stop
+            query, asked = strategy.ask(state)
+            left = room(budget, c, reserve)
+            if left is not None and query.n > left:
+                _spend_rest(run, ev, query, left)
+                return state, {"max_queries": True}
+            feedback = _answer(run, ev, query)
+            state, metrics = strategy.tell(asked, query, feedback)
+            c.nit += 1
+            c.nfev += query.n
+            if cost:
+                c.cost = run.ledger.cost
+            info = StepInfo(c.nit, c.nfev, run.sign * best.f, best.x, metrics,
+                            time.perf_counter() - run.t0, state, query, feedback)
+            if notify(run.observers, info):
+                return state, {"callback": True}
     except KeyboardInterrupt:
-        stop["interrupted"] = True
+        return state, {"interrupted": True}
 
-    x = np.array(strategy.recommend(state), dtype=np.float64)
-    if tracked and last:
-        known[:] = [(state.x_best, float(state.f_best)), last]
+
+def _answer(run: _Run, ev: Any, query: Query) -> Feedback:
+    """Evaluate a query that will be told; every value reaches the best point's owner."""
+    if query.kind == "ranking":
+        if not run.value_oracle or ev.own_rank:
+            return Ranking(ev.evaluate(query))
+        # rank by values here, so the values are journaled, counted and observed
+        raw = ev.evaluate(Query(query.points, query.key, "values", tag=query.tag))
+        run.best.observe(query.points, raw if run.sign > 0 else -raw)
+        return Ranking(rank_by_values(raw, query.groups, query.top, ev.sense))
+    failures = ev.stats.failures
+    raw = ev.evaluate(query)
+    # no new failure counted: every value is finite (record() counts non-finite ones)
+    clean = not run.journaled and ev.stats.failures == failures
+    vals = raw if run.sign > 0 else -raw
+    run.best.observe(query.points, vals, clean=clean)
+    return Values(vals, clean)
+
+
+def _spend_rest(run: _Run, ev: Any, query: Query, left: int) -> None:
+    """A batch larger than the budget's room: its head is evaluated and observed, never told."""
+    if left > 0 and query.kind == "values":
+        part = query.take(left)
+        run.best.observe(part.points, run.sign * ev.evaluate(part), told=False)
+        run.counters.nfev += left
+
+
+def _finish(run: _Run, ev: Any, state: Any, stop: dict[str, bool]) -> Result:
+    """The recommendation, its value (evaluated once if never observed) and the :class:`Result`."""
+    c, best, sign = run.counters, run.best, run.sign
+    x = np.array(run.strategy.recommend(state), dtype=np.float64)
     fun = math.nan
-    if value_oracle and not stop.get("interrupted"):
-        seen = _known_value(x, x_best, f_min, known)
-        if seen is not None:
-            fun = seen
-        else:
-            q = Query(x[None, :], key.fold_in(_FINAL_KEY), "values", tag="final")
-            v = sign * float(answer(q)[0])
-            nfev += 1
-            observe(q.points, np.array([v]))
-            fun = v
-    if jr is not None:
-        jr.write_checkpoint({"step": nit, "nfev": nfev, "state": state, "f_best": f_min})
-        jr.close()
-    seconds = time.perf_counter() - t0
-    if bar is not None:
-        bar.close(nfev if unit == "points" else nit, sign * f_min)
-    msg = "; ".join(_MESSAGES[k] for k in stop) or "finished"
+    if run.value_oracle and not stop.get("interrupted"):
+        seen = best.value_at(x)
+        fun = seen if seen is not None else _evaluate_final(run, ev, x)
+    c.seconds = time.perf_counter() - run.t0
+    close_all(run.observers, StepInfo(c.nit, c.nfev, sign * best.f, best.x, {}, c.seconds, state))
+    failed = best.seen > 0 and math.isinf(best.f)
+    message = "; ".join(_MESSAGES[k] for k in stop) or "finished"
+    if failed:
+        message = (f"every evaluation failed: the oracle returned NaN or inf for all {best.seen} "
+                   f"points (stopped: {message})")
     return Result(
-        x=x, fun=sign * fun if not math.isnan(fun) else math.nan,
-        x_best=np.array(x_best),
-        f_best=sign * f_min if value_oracle and math.isfinite(f_min) else math.nan,
-        nfev=nfev, nit=nit, success=not stop.get("interrupted", False), message=msg,
-        stop=stop, trace=trace, ledger=ledger, seed=key.seed, sense=sense, seconds=seconds,
-        strategy=strategy_config(strategy)["name"],
+        x=x, fun=sign * fun, x_best=np.array(best.x),
+        f_best=sign * best.f if run.value_oracle and math.isfinite(best.f) else math.nan,
+        nfev=c.nfev, nit=c.nit, success=not (failed or stop.get("interrupted", False)),
+        message=message, stop=stop, trace=run.trace, ledger=run.ledger, seed=run.key.seed,
+        sense=ev.sense, seconds=c.seconds, strategy=strategy_config(run.strategy)["name"],
     )
 
 
-def _known_value(x: NDArray[np.float64], x_best: NDArray[np.float64], f_min: float,
-                 known: list[Any]) -> float | None:
-    """The value of ``x`` if it was evaluated as the best point or in the last told batch."""
-    if np.isfinite(f_min) and np.array_equal(x, x_best):
-        return f_min
-    if known:
-        if np.array_equal(x, known[0][0]) and np.isfinite(known[0][1]):
-            return float(known[0][1])
-        pts, vals = known[-1]
-        hit = np.flatnonzero(np.all(pts == x, axis=1))
-        if hit.size and np.isfinite(vals[hit[0]]):
-            return float(vals[hit[0]])
-    return None
+def _evaluate_final(run: _Run, ev: Any, x: Any) -> float:
+    q = Query(x[None, :], run.key.fold_in(_FINAL_KEY), "values", tag="final")
+    v = run.sign * float(ev.evaluate(q)[0])
+    run.counters.nfev += 1
+    run.best.observe(q.points, np.array([v]), told=False)
+    return v
 
 
 _MESSAGES = {
@@ -328,6 +205,71 @@ _MESSAGES = {
     "callback": "stopped by a callback",
     "interrupted": "interrupted (KeyboardInterrupt)",
 }
+
+
+# -- set-up: everything checked before the first query ---------------------------------------------
+def _check_call(strategy: Any, x0: Any, budget: Any, seed: Any, checkpoint_every: Any
+                ) -> tuple[Budget, Key]:
+    if strategy is None:
+        raise ConfigError("strategy is required: a name such as 'zo_sgd' or 'cbo', a dict with "
+                          "'name', or a strategy object")
+    if x0 is None and isinstance(strategy, (list, tuple, np.ndarray)):
+        raise ConfigError("minimize(oracle, strategy, x0): the second argument is the strategy "
+                          "(e.g. 'zo_sgd'), got an array; pass the initial point as x0=...")
+    if budget is None:
+        raise ConfigError("budget is required: Budget(max_queries=...), an int, or a dict")
+    if checkpoint_every is not None:
+        warnings.warn("minimize(checkpoint_every=...) is deprecated and ignored: checkpoints were "
+                      "removed, a resume replays the journal", DeprecationWarning, stacklevel=3)
+    return Budget.coerce(budget), as_key(seed)
+
+
+def _prepare(ev: Any, strategy: Any, x0: Any, key: Key, budget: Budget, space: Any,
+             t0: float) -> _Run:
+    """Resolve and check the strategy against the evaluator; the run's fixed parts."""
+    space = as_space(space, ev.dim)
+    strategy = resolve_strategy(strategy, space)
+    name = type(strategy).__name__
+    if getattr(strategy, "requires_space", False) and getattr(strategy, "space", None) is None:
+        raise ConfigError(f"strategy {name} requires a space (Box, Ball, Simplex)")
+    want = getattr(strategy, "feedback", "values")
+    if want == "values" and not ev.can_value:
+        raise FeedbackError(f"strategy {name} needs values but oracle {ev.name!r} can only rank; "
+                            "use a ranking strategy such as 'zo_ranksgd'")
+    if want == "ranking" and not ev.can_rank:
+        raise FeedbackError(f"oracle {ev.name!r} can neither rank nor give values")
+    x0 = check_x0(_initial_point(x0, getattr(strategy, "space", None)), ev.dim)
+    ledger = Ledger()
+    ledger.oracles[ev.name] = ev.stats
+    return _Run(strategy, x0, key, budget, -1.0 if ev.sense == "max" else 1.0, ev.can_value, t0,
+                ledger, Trace(x0=x0, seed=key), Best(x0))
+
+
+def _initial_point(x0: Any, space: Any) -> Any:
+    if x0 is not None:
+        return x0
+    if space is not None and getattr(space, "bounded", False):
+        center = getattr(space, "center", None)
+        return center() if callable(center) else np.asarray(center, dtype=np.float64)
+    raise ConfigError("x0 is required (a vector of length dim) unless a bounded space is given")
+
+
+def _header(run: _Run, ev: Any) -> dict[str, Any]:
+    """What identifies a run in its journal."""
+    return {"seed": run.key.to_json(), "strategy": strategy_config(run.strategy),
+            "oracle": {"name": ev.name, "dim": ev.dim, "sense": ev.sense},
+            "x0": points_digest(run.x0)}
+
+
+def _observers(run: _Run, callbacks: Sequence[Callable[[StepInfo], Any]], progress: bool | None,
+               keep_trace: bool) -> list[Observer]:
+    """The trace first, then the progress bar (when shown), then the user's callbacks."""
+    out: list[Observer] = [TraceRecorder(run.trace, keep_trace)]
+    if progress if progress is not None else _isatty():
+        b = run.budget
+        out.append(ProgressObserver(*((b.max_queries, "points") if b.max_queries
+                                      else (b.max_steps, "steps"))))
+    return out + list(callbacks)
 
 
 def _isatty() -> bool:

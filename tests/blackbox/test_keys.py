@@ -45,3 +45,12 @@ def test_torch_generator_is_deterministic():
     a = torch.randn(4, generator=Key(2).torch())
     b = torch.randn(4, generator=Key(2).torch())
     assert torch.equal(a, b)
+
+
+def test_numpy_streams_are_philox_keyed_by_seed_and_path():
+    """Key.numpy() skips Philox's entropy draw but must give exactly Philox(key=...)'s stream."""
+    for key in (Key(0), Key(7).fold_in(3), Key(2**64 - 1).split(3)[2].fold_in(2**40)):
+        ref = np.random.Generator(np.random.Philox(key=key.philox_key()))
+        gen = key.numpy()
+        np.testing.assert_array_equal(gen.standard_normal((3, 5)), ref.standard_normal((3, 5)))
+        assert gen.integers(0, 2**62, 4).tolist() == ref.integers(0, 2**62, 4).tolist()

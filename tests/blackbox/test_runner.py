@@ -178,7 +178,7 @@ def test_unknown_oracle_name():
 
 
 def test_bad_strategy_option_names_the_options():
-    with pytest.raises(ConfigError, match="bad option for strategy 'random_search'.*popsize"):
+    with pytest.raises(ConfigError, match="strategy 'random_search'.*popsize"):
         minimize(Sphere(dim=2), {"name": "random_search", "pop": 3}, np.ones(2), budget=10)
     with pytest.raises(ConfigError, match="RandomSearch.popsize must be an int >= 1"):
         minimize(Sphere(dim=2), {"name": "random_search", "popsize": 0}, np.ones(2), budget=10)
