@@ -109,7 +109,8 @@ def test_bench_check_exits_1_when_a_figure_misses(tmp_path, monkeypatch):
     fake = type("M", (), {"run": staticmethod(lambda quick=False: {"speedup": 1.2}),
                           "TARGETS": {"speedup": (">=", 1.6)}})
     monkeypatch.setitem(bench.GROUPS, "fake", ["fake"])
-    monkeypatch.setattr(bench.importlib, "import_module", lambda name: fake)
+    # (patch the name bench uses, not importlib itself: the CLI imports its sub-commands with it)
+    monkeypatch.setattr(bench, "importlib", type("I", (), {"import_module": staticmethod(lambda name: fake)}))
     assert main(["bench", "fake", "--out", str(tmp_path)]) == 0          # reported, not checked
     assert main(["bench", "fake", "--check", "--out", str(tmp_path)]) == 1
     check = json.loads((tmp_path / "fake.json").read_text())["checks"][0]
