@@ -2,7 +2,7 @@
 
 Tunes two continuous prompt vectors (``prompt_embeds``) so that the served model gives the right
 sentiment label high log-probability, using only API calls (``/v1/completions`` with ``echo`` and
-``logprobs``). By default it starts ``blackbox serve`` (toy model) on 127.0.0.1 itself; point it at
+``logprobs``). By default it starts ``blackbox serve --model toy`` on 127.0.0.1 itself; point it at
 any OpenAI-compatible server that accepts ``prompt_embeds`` (e.g. vLLM) with ``--base-url`` and
 ``OPENAI_API_KEY``. Every request is cached on disk and the run is journaled: run it twice and the
 second run sends nothing.
@@ -28,17 +28,17 @@ from blackbox import Budget, minimize
 from oracles.prompt_tasks import soft_prompt_oracle
 
 
-def start_server() -> tuple[subprocess.Popen[bytes], str]:
+def start_server(model: str) -> tuple[subprocess.Popen[bytes], str]:
     import httpx
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "apps.cli", "serve", "--port", str(port),
-                             "--model", "toy"],
+                             "--model", model],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}/v1"
-    for _ in range(300):
+    for _ in range(6000):
         try:
             httpx.get(base + "/models", timeout=1)
             return proc, base
@@ -51,6 +51,9 @@ def start_server() -> tuple[subprocess.Popen[bytes], str]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--base-url", help="an OpenAI-compatible API (default: start a local server)")
+    p.add_argument("--model", default="toy", help="model name (the local server: toy or "
+                                                  "smollm2; for the full workflow with held-out "
+                                                  "accuracy see blackbox tune-prompt)")
     p.add_argument("--hidden", type=int, default=16, help="the model's embedding width")
     p.add_argument("--tokens", type=int, default=2, help="soft-prompt vectors")
     p.add_argument("--budget", type=int, default=400, help="prompts scored (points)")
@@ -62,9 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     proc = None
     base = a.base_url
     if base is None:
-        proc, base = start_server()
+        proc, base = start_server(a.model)
     try:
         oracle = soft_prompt_oracle(base, hidden=a.hidden, n_tokens=a.tokens, rpm=a.rpm,
+                                    model=a.model,
                                     cache=work / "cache.sqlite", max_concurrency=16)
         x0 = np.zeros(a.hidden * a.tokens)
         f0 = float(oracle.values(x0[None])[0])

@@ -61,7 +61,7 @@ def _scorer(base: str, conc: int) -> Any:
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    n_ex, n_cand = (8, 2) if quick else (32, 6)
+    n_ex, n_cand = (8, 2) if quick else (12, 6)
     task, examples, cands = _workload(n_ex, n_cand)
     srv, base = _server()
     try:

@@ -40,6 +40,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--n-dev", type=int, default=64, help="dev examples, learning curve (64)")
     p.add_argument("--n-test", type=int, default=200, help="held-out test examples (200)")
     p.add_argument("--k-demos", type=int, default=2, help="discrete: demonstration slots (2)")
+    p.add_argument("--instruction-first", choices=("no", "yes", "both"), default="both",
+                   help="discrete: instruction before the input (the input first lets the "
+                        "server reuse each input's cached prefix; default both)")
     p.add_argument("--base-url", help="an OpenAI-compatible API (default: a local blackbox "
                                       "serve started and stopped here)")
     p.add_argument("--model", default=None, help="model name (default smollm2 locally)")
@@ -111,7 +114,9 @@ def run(a: argparse.Namespace) -> int:
         s = Settings(mode=a.mode, strategy=strategy, budget=a.budget, seed=a.seed, out=out,
                      make_client=make_client, baselines=baselines, opts=opts,
                      progress=not a.no_progress, hidden=hidden, d=a.dim, n_tokens=a.n_tokens,
-                     k_demos=a.k_demos)
+                     k_demos=a.k_demos, instruction_first={
+                         "no": (False,), "yes": (True,), "both": (False, True)}[
+                         a.instruction_first])
         report = tune(s, task)
     finally:
         if server is not None:

@@ -71,7 +71,8 @@ class DiscreteSpace:
     def __init__(self, task: PromptTask, *, instructions: Sequence[str] = INSTRUCTIONS,
                  answers: Sequence[str] = ANSWERS,
                  verbalizer_pool: Sequence[Sequence[str]] = (), k_demos: int = 2,
-                 n_demo_pool: int = 6, start: tuple[str, str] = ("", "Sentiment:")) -> None:
+                 n_demo_pool: int = 6, start: tuple[str, str] = ("", "Sentiment:"),
+                 instruction_first: Sequence[bool] = (False, True)) -> None:
         self.task = task
         labels = " or ".join(task.labels)
         fmt = {"input": task.input_name.lower(), "labels": labels}
@@ -83,7 +84,9 @@ class DiscreteSpace:
         self.verbalizers = list(dict.fromkeys(pool))
         self.demo_pool = list(task.pool[:n_demo_pool])
         self.k_demos = k_demos if self.demo_pool else 0
-        self.sizes = [len(self.instructions), 2, len(self.answers), len(self.verbalizers)] + \
+        self.positions = list(dict.fromkeys(instruction_first))
+        self.sizes = [len(self.instructions), len(self.positions), len(self.answers),
+                      len(self.verbalizers)] + \
             [len(self.demo_pool) + 1] * self.k_demos  # demo choice 0: none
         self.dim = int(sum(self.sizes))
 
@@ -99,7 +102,8 @@ class DiscreteSpace:
 
     def candidate(self, idx: Sequence[int]) -> DiscreteCandidate:
         demos = tuple(self.demo_pool[j - 1] for j in idx[4:] if j > 0)
-        return DiscreteCandidate(self.instructions[idx[0]], bool(idx[1]), self.answers[idx[2]],
+        return DiscreteCandidate(self.instructions[idx[0]], self.positions[idx[1]],
+                                 self.answers[idx[2]],
                                  self.verbalizers[idx[3]], demos, self.task.input_name)
 
     def encode(self, idx: Sequence[int], scale: float = 1.0) -> NDArray[np.float64]:

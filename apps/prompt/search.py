@@ -83,9 +83,10 @@ def run_strategy(ev: Evaluator, oracle: PointOracle, strategy: Any, x0: NDArray[
     from blackbox import Budget, minimize
 
     strat = dict(strategy) if isinstance(strategy, dict) else {"name": strategy}
-    if strat.get("name") == "zo_ranksgd":
+    if strat.get("name") == "zo_ranksgd":  # from pairwise comparisons of decoded prompts
         from oracles.ranking import Pairwise, ranker
 
+        strat = {"m": 2, "k": 1, "line_search": False, "mu": 0.5, **strat}
         target: Any = Pairwise(ranker(oracle))
     else:
         target = oracle

@@ -43,6 +43,7 @@ class Settings:
     n_tokens: int = 5
     embed_std: float = 0.136
     k_demos: int = 2
+    instruction_first: tuple[bool, ...] = (False, True)
 
 
 @dataclass
@@ -139,7 +140,8 @@ def tune(s: Settings, task: PromptTask) -> dict[str, Any]:
     if s.mode == "discrete":
         pool = SENTIMENT_VERBALIZERS if set(task.labels) == {"positive", "negative"} else ()
         pool = tuple(v if task.labels[0] == "positive" else v[::-1] for v in pool)
-        space: Any = DiscreteSpace(task, verbalizer_pool=pool, k_demos=s.k_demos)
+        space: Any = DiscreteSpace(task, verbalizer_pool=pool, k_demos=s.k_demos,
+                                   instruction_first=s.instruction_first)
         methods = [_run_discrete(s, task, n, space, scorer_for) for n in names]
     else:
         if s.hidden is None:

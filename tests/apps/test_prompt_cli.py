@@ -85,3 +85,11 @@ def test_soft_mode_against_a_server_without_prompt_embeds_says_use_discrete():
     with pytest.raises(ConfigError, match="does not accept prompt_embeds .*use --mode discrete"):
         _probe_soft(client, space)
     client.close()
+
+
+def test_discrete_mode_with_zo_ranksgd_from_pairwise_comparisons(tmp_path):
+    out = tmp_path / "rank"
+    assert main(["tune-prompt", *SMALL, "--strategy", "zo_ranksgd", "--baselines", "manual",
+                 "--k-demos", "0", "--out", str(out)]) == 0
+    r = json.loads((out / "report.json").read_text())
+    assert r["strategy"] == "zo_ranksgd" and r["api_calls"] == 4
