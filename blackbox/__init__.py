@@ -7,6 +7,7 @@ the server packages are imported where they are used)::
     Query, Values, Ranking               the one batched query interface
     ValueOracle, RankingOracle           oracle protocols; ValueRanker adapts values to rankings
     OracleSpec                           a picklable recipe that builds an oracle where it runs
+    FunctionOracle                       a plain function f(x) -> float (or batched) as an oracle
     BaseStrategy, StrategyState          the strategy template; Optimizer, the ask/tell wrapper
     Box, Ball, Simplex                   feasible sets with project / lmo / contains
     Budget, Ledger, OracleStats          limits and per-oracle accounting
@@ -23,7 +24,7 @@ from blackbox.budget import Budget, Ledger, OracleStats
 from blackbox.errors import BlackboxError, ConfigError, OracleError
 from blackbox.keys import Key
 from blackbox.optimizer import Optimizer
-from blackbox.oracle import OracleSpec, RankingOracle, ValueOracle, ValueRanker
+from blackbox.oracle import FunctionOracle, OracleSpec, RankingOracle, ValueOracle, ValueRanker
 from blackbox.query import Query, Ranking, Values
 from blackbox.registry import ORACLES, STRATEGIES, register_oracle, register_strategy
 from blackbox.result import Result, Trace
@@ -39,6 +40,7 @@ __all__ = [
     "Box",
     "Budget",
     "ConfigError",
+    "FunctionOracle",
     "Key",
     "Ledger",
     "ORACLES",
