@@ -34,6 +34,7 @@ from numpy.typing import NDArray
 
 from blackbox.errors import ConfigError, DimensionError, FeedbackError
 from blackbox.keys import Key, as_key
+from blackbox.options import check_names, check_options, translate
 from blackbox.query import Feedback, Query, Ranking, Values
 from blackbox.spaces import as_space
 
@@ -121,9 +122,22 @@ def check_x0(x0: Any, dim: int | None = None, space: Any = None) -> Array:
     return freeze(x)
 
 
+class _StrategyType(type):
+    """Renames deprecated option names (the class's ``aliases``) before ``__init__`` sees them."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        if kwargs and cls.__dict__.get("aliases", getattr(cls, "aliases", None)):
+            kwargs = translate(cls, kwargs)
+        return super().__call__(*args, **kwargs)
+
+
 @dataclass(frozen=True)
-class BaseStrategy(Generic[S]):
+class BaseStrategy(Generic[S], metaclass=_StrategyType):
     """Template base: bookkeeping once, algorithms fill ``_init`` / ``_ask`` / ``_tell``.
+
+    Options are fields declared with :func:`blackbox.options.option` (range, description, the
+    paper's symbol); they are checked once, here, after construction, then ``_check`` runs the
+    few checks that relate two options.
 
     Attributes:
         space: optional feasible set (``Box``, ``Ball``, ``Simplex``); every asked point is
@@ -133,8 +147,17 @@ class BaseStrategy(Generic[S]):
 
     feedback: ClassVar[str] = "values"
     registry_name: ClassVar[str] = ""
+    paper: ClassVar[str] = ""  # the reference, for listings
+    aliases: ClassVar[dict[str, str]] = {}  # deprecated option name -> current name
 
     space: Any = dataclasses.field(default=None, kw_only=True)
+
+    def __post_init__(self) -> None:
+        check_options(self)
+        self._check()
+
+    def _check(self) -> None:
+        """Checks that relate options (one-line :class:`ConfigError`); none by default."""
 
     # -- the protocol -------------------------------------------------------------------------
     def init(self, x0: Any, key: Key | int = 0) -> S:
@@ -266,6 +289,7 @@ def resolve_strategy(spec: Any, space: Any = None) -> Any:
         if name is None:
             raise ConfigError("a strategy given as a dict needs a 'name' entry")
         cls = STRATEGIES.get(name)
+        check_names(cls, opts, f"strategy {name!r}")
         try:
             strategy = cls(**opts)
         except TypeError as exc:

@@ -24,7 +24,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--lr", type=float, default=None, help="default: 2e-3 (sgd), 5e-3 (adam)")
-    p.add_argument("--eps", type=float, default=1e-3)
+    p.add_argument("--mu", "--eps", dest="mu", type=float, default=1e-3,
+                   help="perturbation radius (MeZO's eps)")
     p.add_argument("--update", default="sgd", choices=["sgd", "momentum", "adam", "sign", "conservative"])
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--seed", type=int, default=0)
@@ -57,7 +58,7 @@ def main() -> None:
 
     lr = a.lr if a.lr is not None else (5e-3 if a.update == "adam" else 2e-3)
     before = accuracy()
-    opt = MeZO(model, loss, lr=lr, eps=a.eps, update=a.update, seed=a.seed, journal=a.journal)
+    opt = MeZO(model, loss, lr=lr, mu=a.mu, update=a.update, seed=a.seed, journal=a.journal)
     if opt.t:
         print(f"resumed from {a.journal}: {opt.t} steps replayed without forward passes")
     opt.fit(batches, a.steps)

@@ -38,7 +38,7 @@ References:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -46,6 +46,7 @@ from scipy.special import logsumexp
 
 from blackbox.errors import ConfigError
 from blackbox.keys import Key
+from blackbox.options import Flag, OneOf, Pair, Range, option
 from blackbox.query import Query
 from blackbox.registry import register_strategy
 from blackbox.strategy import BaseStrategy, StrategyState
@@ -53,6 +54,8 @@ from blackbox.strategy import BaseStrategy, StrategyState
 __all__ = ["CBO", "CBOState", "consensus", "ess_alpha"]
 
 Array = NDArray[np.float64]
+_POS = Range(0, None, lo_open=True)
+_INT1 = Range(1, integer=True)
 
 
 def consensus(X: Array, E: Array, alpha: Array) -> Array:
@@ -116,7 +119,8 @@ class CBO(BaseStrategy[CBOState]):
         N: particles per system; M: independent systems.
         noise: ``"anisotropic"`` or ``"isotropic"``.
         sigma, lamda, dt, alpha: the dynamics' constants (``lamda`` as in CBXpy).
-        schedule: ``"geometric"`` (factor, alpha_max), ``"ess"`` (eta), or ``None``.
+        alpha_schedule: ``"geometric"`` (alpha_factor, alpha_max), ``"ess"`` (ess_target), or
+            ``None`` (old names ``schedule``, ``factor``, ``eta``).
         batch_size: particles per mini-batch (``None``: all); partial: move only the batch.
         correction: ``None``, ``"heaviside"`` or ``"heaviside_reg"`` (eps ``correction_eps``).
         init_dist: ``"auto"`` (uniform in a bounded space or in ``init_bounds``, else normal),
@@ -125,50 +129,39 @@ class CBO(BaseStrategy[CBOState]):
             feasible set (CBXpy's ``U(-3, 3)^d`` experiments).
     """
 
-    N: int = 20
-    M: int = 1
-    noise: str = "anisotropic"
-    sigma: float = 10.1
-    lamda: float = 1.0
-    dt: float = 0.01
-    alpha: float = 30.0
-    schedule: str | None = "geometric"
-    factor: float = 1.05
-    alpha_max: float = 1e5
-    eta: float = 0.5
-    batch_size: int | None = None
-    partial: bool = True
-    correction: str | None = None
-    correction_eps: float = 1e-3
-    init_dist: str = "auto"
-    init_std: float = 1.0
-    init_bounds: tuple[float, float] | None = None
+    paper: ClassVar[str] = ("Pinnau, Totzeck, Tse & Martin 2017, arXiv 1604.05648; CBXpy, "
+                            "JOSS 9(98) 6611")
+    aliases: ClassVar[dict[str, str]] = {"schedule": "alpha_schedule", "factor": "alpha_factor",
+                                         "eta": "ess_target"}
 
-    def __post_init__(self) -> None:
-        for name in ("N", "M"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ConfigError(f"CBO.{name} must be an int >= 1, got {v!r}")
-        for name in ("sigma", "dt", "init_std", "factor", "alpha_max", "correction_eps"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and np.isfinite(v) and v > 0):
-                raise ConfigError(f"CBO.{name} must be a finite number > 0, got {v!r}")
-        if not (isinstance(self.alpha, (int, float)) and self.alpha >= 0):
-            raise ConfigError(f"CBO.alpha must be a number >= 0, got {self.alpha!r}")
-        if self.noise not in ("anisotropic", "isotropic"):
-            raise ConfigError(f"CBO.noise must be 'anisotropic' or 'isotropic', got {self.noise!r}")
-        if self.schedule not in (None, "geometric", "ess"):
-            raise ConfigError(f"CBO.schedule must be None, 'geometric' or 'ess', got {self.schedule!r}")
-        if self.correction not in (None, "heaviside", "heaviside_reg"):
-            raise ConfigError(
-                f"CBO.correction must be None, 'heaviside' or 'heaviside_reg', got {self.correction!r}"
-            )
-        if self.batch_size is not None and not (isinstance(self.batch_size, int) and 1 <= self.batch_size <= self.N):
-            raise ConfigError(f"CBO.batch_size must be an int in [1, N={self.N}] or None, got {self.batch_size!r}")
-        if self.init_dist not in ("auto", "uniform", "normal"):
-            raise ConfigError(f"CBO.init_dist must be 'auto', 'uniform' or 'normal', got {self.init_dist!r}")
-        if self.init_bounds is not None:
-            object.__setattr__(self, "init_bounds", tuple(float(b) for b in self.init_bounds))
+    N: int = option(20, _INT1, "particles per system", paper="N")
+    M: int = option(1, _INT1, "independent systems", paper="M")
+    noise: str = option("anisotropic", OneOf(("anisotropic", "isotropic")), "noise model")
+    sigma: float = option(10.1, _POS, "noise strength", paper="sigma")
+    lamda: float = option(1.0, Range(), "drift strength", paper="lambda")
+    dt: float = option(0.01, _POS, "time step", paper="dt")
+    alpha: float = option(30.0, Range(0), "initial weight exponent", paper="alpha")
+    alpha_schedule: str | None = option("geometric", OneOf((None, "geometric", "ess")),
+                                        "alpha schedule")
+    alpha_factor: float = option(1.05, _POS, "geometric: alpha <- factor alpha")
+    alpha_max: float = option(1e5, _POS, "largest alpha")
+    ess_target: float = option(0.5, _POS, "ess: target effective sample size / N", paper="eta")
+    batch_size: int | None = option(None, Range(1, integer=True, optional=True),
+                                    "particles per mini-batch (None: all)")
+    partial: bool = option(True, Flag(), "move only the mini-batch")
+    correction: str | None = option(None, OneOf((None, "heaviside", "heaviside_reg")),
+                                    "Heaviside correction")
+    correction_eps: float = option(1e-3, _POS, "heaviside_reg's epsilon")
+    init_dist: str = option("auto", OneOf(("auto", "uniform", "normal")),
+                            "initial particle distribution")
+    init_std: float = option(1.0, _POS, "normal initial distribution's standard deviation")
+    init_bounds: tuple[float, float] | None = option(None, Pair(),
+                                                     "(low, high) of a uniform initial box")
+
+    def _check(self) -> None:
+        if self.batch_size is not None and self.batch_size > self.N:
+            raise ConfigError(f"CBO.batch_size must be an int in [1, N={self.N}] or None, got "
+                              f"{self.batch_size!r}")
 
     @property
     def points_per_step(self) -> int:
@@ -274,10 +267,10 @@ class CBO(BaseStrategy[CBOState]):
         else:
             newX = moved
         alpha = state.alpha
-        if self.schedule == "geometric":
-            alpha = np.minimum(alpha * self.factor, self.alpha_max)
-        elif self.schedule == "ess":
-            alpha = ess_alpha(E, self.eta, hi=self.alpha_max)
+        if self.alpha_schedule == "geometric":
+            alpha = np.minimum(alpha * self.alpha_factor, self.alpha_max)
+        elif self.alpha_schedule == "ess":
+            alpha = ess_alpha(E, self.ess_target, hi=self.alpha_max)
         k = int(np.argmin(best_f))
         upd = {"X": newX, "alpha": alpha, "best_x": best_x, "best_f": best_f, "batch": None,
                "noise_key": None, "pending": None, "evals": state.evals + batch.shape[1] + extra,

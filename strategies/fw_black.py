@@ -7,8 +7,8 @@ step, no center point), ``ghat = sum_j (L+ - L-) u_j / (2 b delta)``, momentum
 p)`` this is ``x_ori - eps normalize(m_t)``) and ``x_{t+1} = clip(x_t + gamma_t (v_t - x_t))``.
 ``gamma_t = lr`` until the loss stalls (of the last 5 step losses, the newest is above ``0.999``
 times the oldest) at step ``t0``, then ``lr / sqrt(t - t0 + 1)``; the step loss is the mean of
-the ``2 b`` values, as in the reference code. Defaults ``grad_est = 25``, ``delta = 0.01``,
-``sensing = "gaussian"`` are from ``test_attack_black.py``; ``lr = 0.04`` there too, but
+the ``2 b`` values, as in the reference code. Defaults ``q = b = 25``, ``mu = delta = 0.01``,
+``estimator = "gaussian"`` are from ``test_attack_black.py``; ``lr = 0.04`` there too, but
 ``beta = 0.9`` here instead of the code's ``0.99``: with 0.99 the momentum lags ~100 steps,
 which on a smooth objective makes FW overshoot (measured: the contract sphere stalls near
 f = 0.1); pass ``beta=0.99`` to reproduce the attack setting. ``clip=(lo, hi)`` is the attack's
@@ -31,8 +31,8 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from blackbox.errors import ConfigError
 from blackbox.keys import Key
+from blackbox.options import OneOf, Pair, Range, option
 from blackbox.query import Query
 from blackbox.registry import register_strategy
 from blackbox.strategy import BaseStrategy, StrategyState
@@ -42,6 +42,7 @@ from strategies.frank_wolfe import need_space
 __all__ = ["FWBlack", "FWBlackState"]
 
 Array = NDArray[np.float64]
+_POS = Range(0, None, lo_open=True)
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,41 +60,29 @@ class FWBlack(BaseStrategy[FWBlackState]):
     """FW-black: momentum Frank-Wolfe with antithetic Gaussian-pair gradient estimates.
 
     Args:
-        grad_est: antithetic pairs per step ``b`` (``2 b`` points per ask; default 25).
-        delta: smoothing radius (default 0.01).
+        q: antithetic pairs per step, the paper's ``b`` (``2 q`` points per ask; default 25;
+            old name ``grad_est``).
+        mu: smoothing radius, the paper's ``delta`` (default 0.01; old name ``delta``).
         beta: momentum (default 0.9; the attack code uses 0.99).
         lr: initial step ``gamma`` (default 0.04).
-        sensing: ``"gaussian"`` or ``"sphere"`` (``u / ||u|| * sqrt(d)``).
+        estimator: ``"gaussian"`` or ``"sphere"`` (``u / ||u|| * sqrt(d)``; old name
+            ``sensing``).
         clip: optional ``(lo, hi)`` applied to every iterate (the attack's pixel box).
         space: the feasible set, typically ``Ball(x_ori, eps, p=inf)``.
     """
 
     requires_space: ClassVar[bool] = True
+    paper: ClassVar[str] = "Chen, Zhou, Yi & Gu, AAAI 2020, arXiv 1811.10828"
+    aliases: ClassVar[dict[str, str]] = {"grad_est": "q", "delta": "mu", "sensing": "estimator"}
 
-    grad_est: int = 25
-    delta: float = 0.01
-    beta: float = 0.9
-    lr: float = 0.04
-    sensing: str = "gaussian"
-    clip: tuple[float, float] | None = None
-
-    def __post_init__(self) -> None:
-        if not (isinstance(self.grad_est, (int, np.integer)) and self.grad_est >= 1):
-            raise ConfigError(f"FWBlack.grad_est must be an int >= 1, got {self.grad_est!r}")
-        for name in ("delta", "lr"):
-            v = getattr(self, name)
-            if not (np.isfinite(v) and v > 0):
-                raise ConfigError(f"FWBlack.{name} must be a finite number > 0, got {v!r}")
-        if not 0.0 <= self.beta < 1.0:
-            raise ConfigError(f"FWBlack.beta must be in [0, 1), got {self.beta!r}")
-        if self.sensing not in ("gaussian", "sphere"):
-            raise ConfigError(
-                f"FWBlack.sensing must be 'gaussian' or 'sphere', got {self.sensing!r}"
-            )
-        if self.clip is not None and not (len(self.clip) == 2 and self.clip[0] < self.clip[1]):
-            raise ConfigError(
-                f"FWBlack.clip must be None or (lo, hi) with lo < hi, got {self.clip!r}"
-            )
+    q: int = option(25, Range(1, integer=True), "antithetic pairs per step (2q points)",
+                    paper="b")
+    mu: float = option(0.01, _POS, "smoothing radius", paper="delta")
+    beta: float = option(0.9, Range(0, 1, hi_open=True), "momentum", paper="beta")
+    lr: float = option(0.04, _POS, "initial step size", paper="gamma")
+    estimator: str = option("gaussian", OneOf(("gaussian", "sphere")),
+                            "gaussian, or sphere of radius sqrt(d)")
+    clip: tuple[float, float] | None = option(None, Pair(), "(lo, hi) applied to every iterate")
 
     def _init(self, x0: Array, key: Key) -> FWBlackState:
         need_space(self)
@@ -102,17 +91,16 @@ class FWBlack(BaseStrategy[FWBlackState]):
 
     def _ask(self, state: FWBlackState, key: Key) -> tuple[Query, dict[str, Any]]:
         dim = state.x.shape[0]
-        if self.sensing == "sphere":  # radius sqrt(d): E[u u^T] = I, no factor d in the estimate
-            u = estimators.from_key("sphere", key, self.grad_est, dim) * np.sqrt(dim)
+        if self.estimator == "sphere":  # radius sqrt(d): E[u u^T] = I, no factor d in the estimate
+            u = estimators.from_key("sphere", key, self.q, dim) * np.sqrt(dim)
         else:
-            u = estimators.from_key("gaussian", key, self.grad_est, dim)
-        pts = estimators.perturb(state.x, u, self.delta, "central")  # antithetic pairs
+            u = estimators.from_key("gaussian", key, self.q, dim)
+        pts = estimators.perturb(state.x, u, self.mu, "central")  # antithetic pairs
         return self._query(pts, key, tag="grad"), {"dirs": u}
 
     def _tell(self, state: FWBlackState, query: Query, values: Array) -> Any:
-        b = self.grad_est
-        u = state.dirs if state.dirs is not None else np.zeros((b, state.x.shape[0]))
-        ghat = estimators.combine(values, u, self.delta, "central", "gaussian")  # failed: dropped
+        u = state.dirs if state.dirs is not None else np.zeros((self.q, state.x.shape[0]))
+        ghat = estimators.combine(values, u, self.mu, "central", "gaussian")  # failed: dropped
         m = self.beta * state.m + (1.0 - self.beta) * ghat
         v = np.asarray(self.space.lmo(m), dtype=np.float64)
         fin = values[np.isfinite(values)]

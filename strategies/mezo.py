@@ -27,7 +27,8 @@ restores bit-exactly; ``"master"`` keeps an fp32 master copy, perturbs and updat
 and casts into the (half-precision) parameters, the fix of MeZO#42. ``"auto"`` (default) is
 ``"inplace"`` for fp32/fp64 parameters and ``"master"`` otherwise.
 
-Defaults and sources: ``lr = 1e-6``, ``eps = 1e-3``, ``n = 1``, central differences, constant
+Defaults and sources: ``lr = 1e-6``, ``mu = 1e-3`` (the paper's ``eps``; its ``n`` is our
+``q``), ``q = 1``, central differences, constant
 step size, weight decay 0 applied only to tensors whose names contain none of ``bias``,
 ``layer_norm``, ``layernorm``: MeZO's full-parameter settings (``large_models/mezo.sh``, OPT-13B
 and RoBERTa-large) and ``large_models/trainer.py`` (``zo_perturb_parameters``, ``zo_step``,
@@ -52,7 +53,7 @@ from blackbox.errors import ConfigError
 from blackbox.keys import Key, as_key
 from strategies.estimators import quotient, torch_directions
 from strategies.mezo_journal import MeZOJournal, MeZOStep
-from strategies.mezo_updates import check_settings, tensor_step
+from strategies.mezo_updates import MeZOSettings, tensor_step
 
 __all__ = ["MeZO", "MeZOStep"]
 
@@ -66,11 +67,13 @@ class MeZO:
         module: the ``torch.nn.Module`` to fine-tune (modified in place).
         loss_fn: ``loss_fn(module, batch) -> scalar`` (tensor or float); called under
             ``torch.no_grad`` with the module in eval mode.
-        lr, eps: step size and perturbation radius (MeZO: 1e-6, 1e-3).
-        n: seeds per step (n-SPSA; MeZO: 1).
-        difference: ``"central"`` (2n forward passes) or ``"forward"`` (n + 1, ZO-Bench one_side).
+        lr, mu: step size and perturbation radius (MeZO's lr and eps: 1e-6, 1e-3; old name
+            of ``mu``: ``eps``).
+        q: seeds (directions) per step (n-SPSA's n; MeZO: 1; old name ``n``).
+        difference: ``"central"`` (2q forward passes) or ``"forward"`` (q + 1, ZO-Bench one_side).
         update: ``"sgd"``, ``"momentum"``, ``"adam"``, ``"sign"`` or ``"conservative"``.
-        momentum, betas, adam_eps: the update rules' constants (torch defaults).
+        beta, adam_b1, adam_b2, adam_eps: the update rules' constants (torch defaults; old names
+            ``momentum``, ``betas=(b1, b2)``).
         weight_decay: L2 decay added to ``ghat`` for tensors not named bias/layer_norm.
         restore: ``"auto"``, ``"inplace"``, ``"copy"`` or ``"master"``.
         copy_device: where ``"copy"``/``"master"`` keep their copy (default: the parameter's).
@@ -81,18 +84,29 @@ class MeZO:
     """
 
     def __init__(self, module: torch.nn.Module, loss_fn: Callable[[Any, Any], Any], *,
-                 lr: float = 1e-6, eps: float = 1e-3, n: int = 1, difference: str = "central",
-                 update: str = "sgd", momentum: float = 0.9, betas: tuple[float, float] = (0.9, 0.999),
-                 adam_eps: float = 1e-8, weight_decay: float = 0.0, restore: str = "auto",
-                 copy_device: Any = None, seed: int | Key = 0, params: Iterable[str] | None = None,
-                 journal: str | None = None) -> None:
+                 lr: float = 1e-6, mu: float = 1e-3, q: int = 1, difference: str = "central",
+                 update: str = "sgd", beta: float = 0.9, adam_b1: float = 0.9,
+                 adam_b2: float = 0.999, adam_eps: float = 1e-8, weight_decay: float = 0.0,
+                 restore: str = "auto", copy_device: Any = None, seed: int | Key = 0,
+                 params: Iterable[str] | None = None, journal: str | None = None,
+                 **renamed: Any) -> None:
         if not isinstance(module, torch.nn.Module):
             raise ConfigError(f"MeZO.module must be a torch.nn.Module, got {type(module).__name__}")
         if not callable(loss_fn):
             raise ConfigError("MeZO.loss_fn must be callable as loss_fn(module, batch)")
-        self.lr, self.eps = check_settings(lr, eps, n, difference, update, momentum, betas, weight_decay)
-        self.module, self.loss_fn, self.n, self.difference, self.update = module, loss_fn, n, difference, update
-        self.momentum, self.betas, self.adam_eps, self.weight_decay = momentum, tuple(betas), adam_eps, weight_decay
+        given = dict(lr=lr, mu=mu, q=q, difference=difference, update=update, beta=beta,
+                     adam_b1=adam_b1, adam_b2=adam_b2, adam_eps=adam_eps,
+                     weight_decay=weight_decay, restore=restore)
+        for old, new in (("eps", "mu"), ("n", "q"), ("momentum", "beta")):  # given by old name
+            if old in renamed:
+                given.pop(new)
+        cfg = MeZOSettings.from_kwargs({**given, **renamed})
+        self.settings = cfg
+        self.lr, self.mu, self.q = float(cfg.lr), float(cfg.mu), cfg.q
+        self.module, self.loss_fn, self.difference, self.update = module, loss_fn, cfg.difference, cfg.update
+        self.beta, self.betas, self.adam_eps = cfg.beta, (cfg.adam_b1, cfg.adam_b2), cfg.adam_eps
+        self.weight_decay = cfg.weight_decay
+        restore = cfg.restore
         self.key = as_key(seed)
         named = [(k, p) for k, p in module.named_parameters() if p.requires_grad]
         if params is not None:
@@ -109,8 +123,6 @@ class MeZO:
         if restore == "auto":
             exact = all(p.dtype in (torch.float32, torch.float64) for p in self.params)
             restore = "inplace" if exact else "master"
-        if restore not in ("inplace", "copy", "master"):
-            raise ConfigError(f"MeZO.restore must be 'auto', 'inplace', 'copy' or 'master', got {restore!r}")
         self.restore = restore
         self._base: list[torch.Tensor] | None = None
         if restore != "inplace":  # the saved copy / fp32 master the parameters are set from
@@ -147,7 +159,7 @@ class MeZO:
                 if delta:
                     assert key is not None
                     for p, z in zip(self.params, self.noise(key)):
-                        p.add_(z, alpha=delta * self.eps)
+                        p.add_(z, alpha=delta * self.mu)
                 self._scale, self._key_now = scale, (key if scale else None)
                 return
             if scale == 0:
@@ -156,7 +168,7 @@ class MeZO:
                 return
             assert key is not None
             for p, b, z in zip(self.params, self._base, self.noise(key)):
-                p.copy_(b.add(z, alpha=scale * self.eps))
+                p.copy_(b.add(z, alpha=scale * self.mu))
 
     def _loss(self, batch: Any) -> float:
         with torch.no_grad():
@@ -173,16 +185,16 @@ class MeZO:
         try:
             pgs, losses = [], []
             l0 = self._loss(batch) if self.difference == "forward" else math.nan
-            for j in range(self.n):
+            for j in range(self.q):
                 kj = key.fold_in(j)
                 self._set(kj, 1.0)
                 lp = self._loss(batch)
                 if self.difference == "central":
                     self._set(kj, -1.0)
                     lm = self._loss(batch)
-                    pgs.append(quotient(lp, lm, self.eps, "central"))
+                    pgs.append(quotient(lp, lm, self.mu, "central"))
                 else:
-                    pgs.append(quotient(lp, l0, self.eps, "forward"))
+                    pgs.append(quotient(lp, l0, self.mu, "forward"))
                 self._set(kj, 0.0)
                 losses.append(lp)
             ok = all(math.isfinite(g) for g in pgs)
@@ -238,8 +250,8 @@ class MeZO:
     def _ghats(self, rec: MeZOStep) -> Iterator[tuple[int, torch.Tensor]]:
         """``ghat`` per parameter (n-SPSA average, weight decay added), one tensor at a time."""
         key = self.key.fold_in(rec.t)
-        streams = [self.noise(key.fold_in(j)) for j in range(self.n)]
-        coef = [(math.copysign(1.0, g) if self.update == "sign" else g) / self.n
+        streams = [self.noise(key.fold_in(j)) for j in range(self.q)]
+        coef = [(math.copysign(1.0, g) if self.update == "sign" else g) / self.q
                 for g in rec.projected_grads]
         for i, zs in enumerate(zip(*streams)):
             g = zs[0].mul_(coef[0])
@@ -265,7 +277,7 @@ class MeZO:
                 theta = self._theta(i)
                 if by is None:
                     self._opt[i] = tensor_step(self.update, theta, g, self._opt[i], self.lr,
-                                               self.momentum, self.betas, self.adam_eps)
+                                               self.beta, self.betas, self.adam_eps)
                 else:
                     theta.add_(g, alpha=by * self.lr)
                 if self._base is not None:
@@ -301,7 +313,8 @@ class MeZO:
                 self.params[i].copy_(self._base[i].add(g, alpha=sign * self.lr))
 
     def _header(self) -> dict[str, Any]:
-        return {"kind": "mezo", "seed": self.key.to_json(), "lr": self.lr, "eps": self.eps, "n": self.n,
+        # (the journal keeps the original key names, so journals of earlier runs still resume)
+        return {"kind": "mezo", "seed": self.key.to_json(), "lr": self.lr, "eps": self.mu, "n": self.q,
                 "difference": self.difference, "update": self.update, "restore": self.restore,
-                "momentum": self.momentum, "betas": list(self.betas), "weight_decay": self.weight_decay,
+                "momentum": self.beta, "betas": list(self.betas), "weight_decay": self.weight_decay,
                 "params": [[k, list(p.shape), str(p.dtype)] for k, p in zip(self.names, self.params)]}

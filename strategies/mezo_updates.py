@@ -12,49 +12,71 @@ References:
 
 from __future__ import annotations
 
-import math
-from typing import Any
+import warnings
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 
 from blackbox.errors import ConfigError
+from blackbox.options import OneOf, Range, check_names, check_options, option, translate
 
-__all__ = ["UPDATES", "check_settings", "tensor_step"]
+__all__ = ["UPDATES", "MeZOSettings", "tensor_step"]
 
 UPDATES = ("sgd", "momentum", "adam", "sign", "conservative")
 
 
-def _positive(name: str, v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-        raise ConfigError(f"MeZO.{name} must be a finite number > 0, got {v!r}")
-    return float(v)
+_POS = Range(0, None, lo_open=True)
+_UNIT = Range(0, 1, hi_open=True)
 
 
-def check_settings(lr: Any, eps: Any, n: Any, difference: Any, update: Any, momentum: float,
-                   betas: tuple[float, float], weight_decay: float) -> tuple[float, float]:
-    """Validate MeZO's settings (errors name the field); returns ``(lr, eps)`` as floats."""
-    lr, eps = _positive("lr", lr), _positive("eps", eps)
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ConfigError(f"MeZO.n must be an int >= 1, got {n!r}")
-    if difference not in ("central", "forward"):
-        raise ConfigError(f"MeZO.difference must be 'central' or 'forward', got {difference!r}")
-    if update not in UPDATES:
-        raise ConfigError(f"MeZO.update must be one of {UPDATES}, got {update!r}")
-    if not 0 <= momentum < 1 or not all(0 <= b < 1 for b in betas):
-        raise ConfigError("MeZO.momentum and MeZO.betas must be in [0, 1)")
-    if weight_decay < 0:
-        raise ConfigError(f"MeZO.weight_decay must be >= 0, got {weight_decay!r}")
-    if weight_decay and update == "conservative":
-        raise ConfigError("MeZO.weight_decay must be 0 with update='conservative' (ZO-Bench's rule has none)")
-    return lr, eps
+@dataclass(frozen=True)
+class MeZOSettings:
+    """MeZO's options, declared once (checked by :func:`blackbox.options.check_options`)."""
+
+    paper: ClassVar[str] = "Malladi et al., NeurIPS 2023, arXiv 2305.17333; ZO-Bench, arXiv 2402.11592"
+    aliases: ClassVar[dict[str, str]] = {"eps": "mu", "n": "q", "momentum": "beta"}
+
+    lr: float = option(1e-6, _POS, "step size", paper="eta")
+    mu: float = option(1e-3, _POS, "perturbation radius", paper="epsilon")
+    q: int = option(1, Range(1, integer=True), "seeds (directions) per step, n-SPSA", paper="n")
+    difference: str = option("central", OneOf(("central", "forward")),
+                             "central (2q forward passes) or forward (q + 1)")
+    update: str = option("sgd", OneOf(UPDATES), "update rule")
+    beta: float = option(0.9, _UNIT, "momentum (update='momentum')", paper="beta")
+    adam_b1: float = option(0.9, _UNIT, "Adam's first-moment decay", paper="beta_1")
+    adam_b2: float = option(0.999, _UNIT, "Adam's second-moment decay", paper="beta_2")
+    adam_eps: float = option(1e-8, _POS, "Adam's epsilon", paper="epsilon")
+    weight_decay: float = option(0.0, Range(0), "L2 decay, not on bias/layer-norm tensors")
+    restore: str = option("auto", OneOf(("auto", "inplace", "copy", "master")),
+                          "how theta is restored after the perturbed passes")
+
+    def __post_init__(self) -> None:
+        check_options(self, "MeZO")
+        if self.weight_decay and self.update == "conservative":
+            raise ConfigError("MeZO.weight_decay must be 0 with update='conservative' "
+                              "(ZO-Bench's rule has none)")
+
+    @classmethod
+    def from_kwargs(cls, kwargs: dict[str, Any]) -> MeZOSettings:
+        """The settings from MeZO's keyword arguments; old names (``eps``, ``n``, ``momentum``,
+        ``betas``) are accepted with a DeprecationWarning."""
+        kwargs = dict(kwargs)
+        if "betas" in kwargs:
+            warnings.warn("MeZO: option 'betas' is renamed 'adam_b1', 'adam_b2'; the old name "
+                          "goes away in the next release", DeprecationWarning, stacklevel=4)
+            kwargs["adam_b1"], kwargs["adam_b2"] = kwargs.pop("betas")
+        kwargs = translate(cls, kwargs, stacklevel=4, owner="MeZO")
+        check_names(cls, kwargs, "MeZO")
+        return cls(**kwargs)
 
 
 def tensor_step(update: str, theta: torch.Tensor, g: torch.Tensor, buf: Any, lr: float,
-                momentum: float = 0.9, betas: tuple[float, float] = (0.9, 0.999),
+                beta: float = 0.9, betas: tuple[float, float] = (0.9, 0.999),
                 adam_eps: float = 1e-8) -> Any:
     """Apply one update to ``theta`` in place; returns the new buffer (``None`` for plain moves)."""
     if update == "momentum":
-        buf = g if buf is None else buf.mul_(momentum).add_(g)
+        buf = g if buf is None else buf.mul_(beta).add_(g)
         theta.add_(buf, alpha=-lr)
         return buf
     if update == "adam":

@@ -42,13 +42,14 @@ import hashlib
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from blackbox.errors import ConfigError
 from blackbox.keys import Key
+from blackbox.options import Range, option
 from blackbox.query import Query
 from blackbox.registry import register_strategy
 from blackbox.spaces import Box
@@ -108,19 +109,15 @@ class Nevergrad(BaseStrategy[NevergradState]):
         space: optional feasible set; a ``Box`` becomes nevergrad bounds.
     """
 
-    optimizer: str = "NGOpt"
-    num_workers: int = 10
-    budget: int | None = None
-    options: Any = None
+    paper: ClassVar[str] = "Rapin & Teytaud, Nevergrad 2018; Meunier et al., arXiv 2010.04542"
 
-    def __post_init__(self) -> None:
-        if not (isinstance(self.num_workers, (int, np.integer)) and self.num_workers >= 1):
-            raise ConfigError(
-                f"Nevergrad.num_workers must be an int >= 1, got {self.num_workers!r}"
-            )
-        b = self.budget
-        if b is not None and not (isinstance(b, (int, np.integer)) and b >= 1):
-            raise ConfigError(f"Nevergrad.budget must be None or an int >= 1, got {self.budget!r}")
+    optimizer: str = option("NGOpt", None, "a name in nevergrad.optimizers.registry")
+    num_workers: int = option(10, Range(1, integer=True), "candidates per ask")
+    budget: int | None = option(None, Range(1, integer=True, optional=True),
+                                "total points, passed to nevergrad (None: 1000 d)")
+    options: Any = option(None, None, "keyword arguments for the optimizer")
+
+    def _check(self) -> None:
         if self.options is not None and not isinstance(self.options, (dict, tuple)):
             raise ConfigError(
                 f"Nevergrad.options must be a dict of keyword arguments, got {self.options!r}"

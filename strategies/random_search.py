@@ -11,12 +11,12 @@ References:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from blackbox.errors import ConfigError
 from blackbox.keys import Key
+from blackbox.options import Range, option
 from blackbox.query import Query
 from blackbox.registry import register_strategy
 from blackbox.strategy import BaseStrategy, StrategyState
@@ -39,14 +39,11 @@ class RandomSearch(BaseStrategy[RandomSearchState]):
         sigma: sampling standard deviation (default 0.1).
     """
 
-    popsize: int = 10
-    sigma: float = 0.1
+    paper: ClassVar[str] = "Rastrigin, Automation and Remote Control 24, 1963"
 
-    def __post_init__(self) -> None:
-        if not (isinstance(self.popsize, int) and self.popsize >= 1):
-            raise ConfigError(f"RandomSearch.popsize must be an int >= 1, got {self.popsize!r}")
-        if not self.sigma > 0:
-            raise ConfigError(f"RandomSearch.sigma must be > 0, got {self.sigma!r}")
+    popsize: int = option(10, Range(1, integer=True), "points per step")
+    sigma: float = option(0.1, Range(0, None, lo_open=True), "sampling standard deviation",
+                          paper="sigma")
 
     def _init(self, x0: np.ndarray, key: Key) -> RandomSearchState:
         return RandomSearchState(**self._base_fields(x0, key))

@@ -15,17 +15,17 @@ rdsa       4/(d^(1/3) (t+8)^(2/3))       2/(d^(3/2) (t+8)^(1/3))
 irdsa      4/((1+d/m)^(1/3) (t+8)^(2/3))  2 sqrt(m)/(d^(3/2) (t+8)^(1/3))
 =========  ============================  ==============================================
 
-with ``t = state.step`` (0-based) and ``c_t`` multiplied by ``c_scale``. KWSA uses the
+with ``t = state.step`` (0-based) and ``c_t`` multiplied by ``mu_scale``. KWSA uses the
 coordinate directions with a random sign each (``x + c_t s_i e_i``, ``s_i = +-1``): the estimate
 is the same forward difference, but its ``O(c_t)`` bias ``c_t s_i f''_ii / 2`` changes sign at
 random and averages out in ``d_t`` instead of accumulating (and runs with different seeds
-differ). Defaults: ``estimator="kwsa"`` (the rate without a dimension factor); ``m = 10`` for
-I-RDSA is the R4.1 setting; ``c_scale = 0.1`` is ours: the table's ``c_t`` carries no problem
+differ). Defaults: ``estimator="kwsa"`` (the rate without a dimension factor); ``q = 10`` for
+I-RDSA is the R4.1 setting (the paper's ``m``); ``mu_scale = 0.1`` is ours: the table's ``c_t`` carries no problem
 scale, and on the contract problem (10-d sphere in ``Box(-5, 5)`` from ``x0 = 1``, 20,000
-points, measured over seeds) KWSA ends at ``f = 0.0054-0.0066`` with ``c_scale = 1`` (too close
+points, measured over seeds) KWSA ends at ``f = 0.0054-0.0066`` with ``mu_scale = 1`` (too close
 to the 1e-2 bar) and ``f = 0.0006-0.0014`` with 0.1 (RDSA 0.011-0.013 and I-RDSA 0.003-0.009
 there, so neither is the default). On the R4.1 least-squares problem both scales reduce the
-gap > 100x; ``c_scale=1`` gives the table exactly.
+gap > 100x; ``mu_scale=1`` gives the table exactly.
 
 Feasible finite differences: every asked point must lie in ``space``. Instead of letting the
 framework project ``x + c u`` (which bends the direction and biases the estimate), each
@@ -51,8 +51,8 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from blackbox.errors import ConfigError
 from blackbox.keys import Key
+from blackbox.options import OneOf, Range, option
 from blackbox.query import Query
 from blackbox.registry import register_strategy
 from blackbox.strategy import BaseStrategy, StrategyState
@@ -79,33 +79,26 @@ class ZOFrankWolfe(BaseStrategy[ZOFrankWolfeState]):
     """Zeroth-order stochastic Frank-Wolfe over ``space`` (required; any space with an LMO).
 
     Args:
-        estimator: ``"kwsa"`` (d+1 points per step), ``"rdsa"`` (2) or ``"irdsa"`` (m+1).
-        m: directions per step for ``"irdsa"`` (default 10).
-        c_scale: multiplies the table's smoothing ``c_t`` (default 0.1, see the module notes).
+        estimator: ``"kwsa"`` (d+1 points per step), ``"rdsa"`` (2) or ``"irdsa"`` (q+1).
+        q: directions per step for ``"irdsa"`` (the paper's ``m``; default 10; old name ``m``).
+        mu_scale: multiplies the table's smoothing ``c_t`` (default 0.1, see the module notes;
+            old name ``c_scale``).
         space: the feasible set (``Box``, ``Ball``, ``Simplex``).
     """
 
     requires_space: ClassVar[bool] = True
+    paper: ClassVar[str] = "Sahu, Zaheer & Kar, AISTATS 2019, arXiv 1810.03233"
+    aliases: ClassVar[dict[str, str]] = {"m": "q", "c_scale": "mu_scale"}
 
-    estimator: str = "kwsa"
-    m: int = 10
-    c_scale: float = 0.1
-
-    def __post_init__(self) -> None:
-        if self.estimator not in _ESTIMATORS:
-            raise ConfigError(
-                f"ZOFrankWolfe.estimator must be one of {_ESTIMATORS}, got {self.estimator!r}"
-            )
-        if not (isinstance(self.m, (int, np.integer)) and self.m >= 1):
-            raise ConfigError(f"ZOFrankWolfe.m must be an int >= 1, got {self.m!r}")
-        if not (np.isfinite(self.c_scale) and self.c_scale > 0):
-            raise ConfigError(
-                f"ZOFrankWolfe.c_scale must be a finite number > 0, got {self.c_scale!r}"
-            )
+    estimator: str = option("kwsa", OneOf(_ESTIMATORS),
+                            "kwsa (d+1 points per step), rdsa (2) or irdsa (q+1)")
+    q: int = option(10, Range(1, integer=True), "directions per step for irdsa", paper="m")
+    mu_scale: float = option(0.1, Range(0, None, lo_open=True),
+                             "multiplies the smoothing schedule c_t", paper="c_t factor")
 
     def schedule(self, t: int, dim: int) -> tuple[float, float, float]:
         """``(gamma_{t+1}, rho_t, c_t)`` of the section 4.2 table for step ``t`` (0-based)."""
-        d, m, s = float(dim), float(self.m), t + 8.0
+        d, m, s = float(dim), float(self.q), t + 8.0
         if self.estimator == "kwsa":
             rho, c = 4.0 / s ** (2 / 3), 2.0 / (d**0.5 * s ** (1 / 3))
         elif self.estimator == "rdsa":
@@ -113,7 +106,7 @@ class ZOFrankWolfe(BaseStrategy[ZOFrankWolfeState]):
         else:
             rho = 4.0 / ((1.0 + d / m) ** (1 / 3) * s ** (2 / 3))
             c = 2.0 * m**0.5 / (d**1.5 * s ** (1 / 3))
-        return 2.0 / (s + 1.0), min(rho, 1.0), c * self.c_scale
+        return 2.0 / (s + 1.0), min(rho, 1.0), c * self.mu_scale
 
     def _init(self, x0: Array, key: Key) -> ZOFrankWolfeState:
         need_space(self)
@@ -126,7 +119,7 @@ class ZOFrankWolfe(BaseStrategy[ZOFrankWolfeState]):
         if self.estimator == "kwsa":  # coordinate directions with random signs (see notes)
             dirs = estimators.from_key("signed_coordinate", key, dim, dim)
         else:
-            dirs = estimators.from_key("gaussian", key, 1 if self.estimator == "rdsa" else self.m, dim)
+            dirs = estimators.from_key("gaussian", key, 1 if self.estimator == "rdsa" else self.q, dim)
         dirs = tangent(self.space, dirs)
         _, _, c = self.schedule(state.step, dim)
         pts = feasible_batch(self.space, x, dirs, c)

@@ -18,7 +18,7 @@ winner. ``x`` is the first candidate, so with an exact oracle ``f`` never increa
 (``S <- (S n + g) / (n + 1)``), as the demo does while the human keeps the current image.
 The two kinds of rounds are separate queries with ``query.tag`` ``"grad"`` and ``"line"``.
 
-``adapt_eta`` (our addition, on by default) re-centres the step ladder on the winner:
+``adapt_lr`` (our addition, on by default) re-centres the step ladder on the winner:
 ``eta <- eta * beta^(j - 1)`` when rung ``j`` wins (so a win at the largest step doubles
 ``eta`` for beta = 0.5), ``eta <- eta * beta`` when ``x`` wins. With a fixed ladder the smallest
 step ``eta0 beta^(J-1) ||S||`` bounds the precision (T2.3 stalls around f = 0.13 on the 100-d
@@ -30,10 +30,10 @@ Defaults and where they come from:
     * ``k = 5``: ALGORITHMS.md T2.3 (m = 10, k = 5; its DAG has 35 edges, T2.4).
     * ``mu = 0.01``: ALGORITHMS.md T2.3 (the ``rank_opt`` notebook uses 0.1 at its scale).
     * ``lr = 1.0``: ``eta0 = 1`` of the T2.3 line search (``lr = 1`` in ``rank_opt``).
-    * ``line_search = True``, ``beta = 0.5``, ``steps = 5``: ALGORITHMS.md §2.3 / T2.3
+    * ``line_search = True``, ``ladder_ratio = 0.5`` (the paper's beta), ``steps = 5``: ALGORITHMS.md §2.3 / T2.3
       (``0.5^j`` as in the official demo's ``optimizer.py``; J = 5 from T2.3).
     * ``accumulate = True``: the official demo (``RankSGD`` in ``optimizer.py``).
-    * ``adapt_eta = True``: this framework (see above), needed for the 1e-2 contract precision.
+    * ``adapt_lr = True``: this framework (see above), needed for the 1e-2 contract precision.
 
 References:
     Z. Tang, D. Rybin, T.-H. Chang, "Zeroth-Order Optimization Meets Human Feedback: Provable
@@ -46,13 +46,14 @@ References:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from blackbox.errors import ConfigError, FeedbackError
 from blackbox.keys import Key
+from blackbox.options import Flag, Range, option
 from blackbox.query import Query
 from blackbox.registry import register_strategy
 from blackbox.strategy import BaseStrategy, StrategyState
@@ -60,6 +61,7 @@ from blackbox.strategy import BaseStrategy, StrategyState
 __all__ = ["ZORankSGD", "ZORankSGDState", "dag_edges", "dag_weights", "rank_direction"]
 
 Array = NDArray[np.float64]
+_POS = Range(0, None, lo_open=True)
 
 
 def dag_edges(m: int, k: int) -> int:
@@ -133,16 +135,6 @@ class ZORankSGDState(StrategyState):
     moves: int
 
 
-def _positive(name: str, v: Any) -> None:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v <= 0:
-        raise ConfigError(f"ZORankSGD.{name} must be a finite number > 0, got {v!r}")
-
-
-def _int_at_least(name: str, v: Any, lo: int, what: str) -> None:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-        raise ConfigError(f"ZORankSGD.{name} must be an int >= {lo} ({what}), got {v!r}")
-
-
 @register_strategy("zo_ranksgd")
 @dataclass(frozen=True)
 class ZORankSGD(BaseStrategy[ZORankSGDState]):
@@ -155,38 +147,33 @@ class ZORankSGD(BaseStrategy[ZORankSGDState]):
         lr: step ``x <- x - lr * g`` without line search; the initial largest step ``eta0``
             of the ladder with it (default 1.0).
         line_search: follow every gradient round with a ranking of step sizes (default True).
-        beta: ladder ratio, candidates ``x - lr * beta^j * S`` (0 < beta < 1; default 0.5).
+        ladder_ratio: the paper's ``beta``, candidates ``x - lr * beta^j * S`` (0 < beta < 1;
+            default 0.5; old name ``beta``: ``beta`` means momentum elsewhere).
         steps: number ``J`` of ladder rungs (>= 1; default 5).
         accumulate: average directions of rounds without a move (default True).
-        adapt_eta: re-centre the ladder on the winning step (default True).
+        adapt_lr: re-centre the ladder on the winning step (default True; old name
+            ``adapt_eta``).
     """
 
     feedback = "ranking"
 
-    m: int = 10
-    k: int = 5
-    mu: float = 0.01
-    lr: float = 1.0
-    line_search: bool = True
-    beta: float = 0.5
-    steps: int = 5
-    accumulate: bool = True
-    adapt_eta: bool = True
+    paper: ClassVar[str] = "Tang, Rybin & Chang, ICLR 2024, arXiv 2303.03751"
+    aliases: ClassVar[dict[str, str]] = {"beta": "ladder_ratio", "adapt_eta": "adapt_lr"}
 
-    def __post_init__(self) -> None:
-        _int_at_least("m", self.m, 2, "points per ranking")
-        _int_at_least("k", self.k, 1, "listed best points")
+    m: int = option(10, Range(2, integer=True), "points ranked per gradient round", paper="m")
+    k: int = option(5, Range(1, integer=True), "best points listed, best first", paper="k")
+    mu: float = option(0.01, _POS, "perturbation radius", paper="mu")
+    lr: float = option(1.0, _POS, "step size (initial largest line-search step)", paper="eta")
+    line_search: bool = option(True, Flag(), "rank a ladder of step sizes after each round")
+    ladder_ratio: float = option(0.5, Range(0, 1, lo_open=True, hi_open=True),
+                                 "ratio of successive ladder steps", paper="beta")
+    steps: int = option(5, Range(1, integer=True), "ladder rungs", paper="J")
+    accumulate: bool = option(True, Flag(), "average directions of rounds without a move")
+    adapt_lr: bool = option(True, Flag(), "re-centre the ladder on the winning step")
+
+    def _check(self) -> None:
         if self.k > self.m:
             raise ConfigError(f"ZORankSGD.k must be <= m = {self.m}, got k = {self.k}")
-        _positive("mu", self.mu)
-        _positive("lr", self.lr)
-        if not (isinstance(self.beta, (int, float)) and 0 < self.beta < 1):
-            raise ConfigError(f"ZORankSGD.beta must be in (0, 1), got {self.beta!r}")
-        _int_at_least("steps", self.steps, 1, "ladder rungs")
-        for name in ("line_search", "accumulate", "adapt_eta"):
-            v = getattr(self, name)
-            if not isinstance(v, (bool, np.bool_)):
-                raise ConfigError(f"ZORankSGD.{name} must be True or False, got {v!r}")
 
     @property
     def points_per_round(self) -> int:
@@ -202,7 +189,7 @@ class ZORankSGD(BaseStrategy[ZORankSGDState]):
     def _ask(self, state: ZORankSGDState, key: Key) -> tuple[Query, dict[str, Any]]:
         x = state.x
         if state.phase == "line":
-            ladder = state.eta * self.beta ** np.arange(self.steps)
+            ladder = state.eta * self.ladder_ratio ** np.arange(self.steps)
             pts = np.vstack([x[None, :], x[None, :] - ladder[:, None] * state.direction[None, :]])
             return self._query(pts, key, tag="line", top=1), {}
         xi = key.numpy().standard_normal((self.m, x.shape[0]))
@@ -248,13 +235,13 @@ class ZORankSGD(BaseStrategy[ZORankSGDState]):
         eta = state.eta
         updates: dict[str, Any] = {"phase": "grad"}
         if j == 0:
-            if self.adapt_eta:
-                eta *= self.beta
+            if self.adapt_lr:
+                eta *= self.ladder_ratio
             if not self.accumulate:
                 updates.update(direction=np.zeros_like(state.x), n_acc=0)
         else:
-            if self.adapt_eta:
-                eta *= self.beta ** (j - 2)
+            if self.adapt_lr:
+                eta *= self.ladder_ratio ** (j - 2)
             x = query.points[j].copy()
             updates.update(x=x, x_best=x, direction=np.zeros_like(state.x), n_acc=0,
                            moves=state.moves + 1)

@@ -30,13 +30,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from blackbox.errors import ConfigError
 from blackbox.keys import Key
+from blackbox.options import Indices, OneOf, Range, option
 from blackbox.query import Query
 from blackbox.registry import register_strategy
 from blackbox.strategy import BaseStrategy, StrategyState
@@ -46,6 +47,8 @@ __all__ = ["ZOSGD", "ZOSGDState"]
 
 Array = NDArray[np.float64]
 _UPDATES = ("sgd", "momentum", "adam", "sign", "conservative")
+_POS = Range(0, None, lo_open=True)
+_UNIT = Range(0, 1, hi_open=True)
 _TRANSFORMS: dict[tuple[Any, ...], transforms.Transform] = {}  # built once per configuration
 
 
@@ -71,56 +74,47 @@ class ZOSGD(BaseStrategy[ZOSGDState]):
         estimator: ``"gaussian"``, ``"sphere"`` (scaled by d) or ``"coordinate"`` (CGE).
         difference: ``"central"`` (2q points) or ``"forward"`` (q + 1 points).
         update: ``"sgd"``, ``"momentum"``, ``"adam"``, ``"sign"`` or ``"conservative"``.
-        beta: momentum coefficient; b1, b2, eps: Adam's constants (torch defaults).
+        beta: momentum coefficient; adam_b1, adam_b2, adam_eps: Adam's constants (torch
+            defaults; old names ``b1``, ``b2``, ``eps`` are deprecated aliases).
         schedule: ``"constant"``, ``"inv_sqrt"`` or ``"cosine"`` (with ``schedule_steps``).
         coord_mask: coordinates estimated by ``"coordinate"`` (others get 0), e.g. DeepZero's
             sparse CGE.
     """
 
-    lr: float = 0.01
-    mu: float = 1e-3
-    q: int = 4
-    estimator: str = "gaussian"
-    difference: str = "central"
-    update: str = "adam"
-    beta: float = 0.9
-    b1: float = 0.9
-    b2: float = 0.999
-    eps: float = 1e-8
-    schedule: str = "constant"
-    schedule_steps: int | None = None
-    coord_mask: tuple[int, ...] | None = None
+    paper: ClassVar[str] = ("Nesterov & Spokoiny 2017; Ghadimi & Lan 2013 (arXiv 1309.5549); "
+                            "MeZO, arXiv 2305.17333; ZO-Bench, arXiv 2402.11592")
+    aliases: ClassVar[dict[str, str]] = {"b1": "adam_b1", "b2": "adam_b2", "eps": "adam_eps"}
 
-    def __post_init__(self) -> None:
-        for name in ("lr", "mu"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v <= 0:
-                raise ConfigError(f"ZOSGD.{name} must be a finite number > 0, got {v!r}")
-        if isinstance(self.q, bool) or not isinstance(self.q, int) or self.q < 1:
-            raise ConfigError(f"ZOSGD.q must be an int >= 1, got {self.q!r}")
-        if self.estimator not in ("gaussian", "sphere", "coordinate"):
-            raise ConfigError(
-                f"ZOSGD.estimator must be 'gaussian', 'sphere' or 'coordinate', got {self.estimator!r}"
-            )
-        if self.difference not in ("central", "forward"):
-            raise ConfigError(f"ZOSGD.difference must be 'central' or 'forward', got {self.difference!r}")
-        if self.update not in _UPDATES:
-            raise ConfigError(f"ZOSGD.update must be one of {_UPDATES}, got {self.update!r}")
-        if not 0 <= self.beta < 1 or not 0 <= self.b1 < 1 or not 0 <= self.b2 < 1:
-            raise ConfigError("ZOSGD.beta, b1 and b2 must be in [0, 1)")
-        transforms.schedule(self.schedule, 1.0, 0, self.schedule_steps)  # validates
-        if self.coord_mask is not None:
-            object.__setattr__(self, "coord_mask", tuple(int(i) for i in self.coord_mask))
+    lr: float = option(0.01, _POS, "step size", paper="eta")
+    mu: float = option(1e-3, _POS, "smoothing radius (finite-difference step)", paper="mu")
+    q: int = option(4, Range(1, integer=True), "random directions per estimate", paper="q")
+    estimator: str = option("gaussian", OneOf(estimators.KINDS[:3]), "direction distribution")
+    difference: str = option("central", OneOf(estimators.DIFFERENCES),
+                             "central (2q points) or forward (q + 1 points)")
+    update: str = option("adam", OneOf(_UPDATES), "update rule")
+    beta: float = option(0.9, _UNIT, "momentum coefficient (update='momentum')", paper="beta")
+    adam_b1: float = option(0.9, _UNIT, "Adam's first-moment decay", paper="beta_1")
+    adam_b2: float = option(0.999, _UNIT, "Adam's second-moment decay", paper="beta_2")
+    adam_eps: float = option(1e-8, _POS, "Adam's epsilon", paper="epsilon")
+    schedule: str = option("constant", OneOf(("constant", "inv_sqrt", "cosine")),
+                           "step-size schedule")
+    schedule_steps: int | None = option(None, Range(1, integer=True, optional=True),
+                                        "total steps of the cosine schedule")
+    coord_mask: tuple[int, ...] | None = option(None, Indices(),
+                                                "coordinates estimated by 'coordinate'")
+
+    def _check(self) -> None:
+        transforms.schedule(self.schedule, 1.0, 0, self.schedule_steps)  # cosine needs steps
 
     @property
     def _transform(self) -> transforms.Transform:
-        spec = (self.update, self.beta, self.b1, self.b2, self.eps)
+        spec = (self.update, self.beta, self.adam_b1, self.adam_b2, self.adam_eps)
         tr = _TRANSFORMS.get(spec)
         if tr is None:
             if self.update == "momentum":
                 tr = transforms.momentum(self.beta)
             elif self.update == "adam":
-                tr = transforms.adam(self.b1, self.b2, self.eps)
+                tr = transforms.adam(self.adam_b1, self.adam_b2, self.adam_eps)
             elif self.update == "sign":
                 tr = transforms.sign()
             else:

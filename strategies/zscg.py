@@ -13,24 +13,24 @@ Two modes (the paper's two settings; its constants hold unknown ``L``, ``sigma``
 diameter, so only the orders are taken from it, ALGORITHMS.md [R]):
 
 * ``mode="convex"`` (default): ``alpha_k = 6/(k+5)`` (the convex step of section 4.3;
-  ``alpha_1 = 1``, so ``x_1`` is a vertex), the anytime smoothing ``nu_k = nu_scale /
+  ``alpha_1 = 1``, so ``x_1`` is a vertex), the anytime smoothing ``nu_k = mu_scale /
   sqrt(k d^3)`` (the nonconvex ``1/sqrt(N d^3)`` with ``N`` replaced by ``k``) and batches
-  growing with ``k`` as the paper's do, here ``m_k = min(m0 k, ceil(m_scale d sqrt(k)), m_max)``
-  with ``m0 = 1``, ``m_scale = 0.1`` and no cap. The growth law is ours (the paper's constants
+  growing with ``k`` as the paper's do, here ``m_k = min(q0 k, ceil(q_scale d sqrt(k)), q_max)``
+  with ``q0 = 1``, ``q_scale = 0.1`` and no cap. The growth law is ours (the paper's constants
   need ``L``, ``sigma`` and the diameter): fast growth spends a fixed budget on few LMO steps,
   while FW near an interior minimizer oscillates with an amplitude ``~ alpha_k diam``, so the
   step count matters too; but the batch must grow without bound, because where the gradient at
   the solution is not zero (an active constraint) the estimate's noise ``~ ||grad f||
   sqrt(d/m)`` biases the average of the LMO's vertices, and a capped batch stalls at that bias.
-  Measured (``nu_scale = 1``): on the contract problem (10-d sphere in ``Box(-5, 5)`` from
-  ``x0 = 1``, 20,000 points, 10 seeds) ``f`` ends at 2.8e-3 to 5.2e-3 (``m_scale`` 0.05: 2.2e-3
+  Measured (``mu_scale = 1``): on the contract problem (10-d sphere in ``Box(-5, 5)`` from
+  ``x0 = 1``, 20,000 points, 10 seeds) ``f`` ends at 2.8e-3 to 5.2e-3 (``q_scale`` 0.05: 2.2e-3
   to 3.4e-3, 0.2: 6.3e-3 to 1.2e-2); on the R4.1 L1-ball least squares (``d = 100``, 40,000
   points, 4 seeds) ``f - f*`` drops 85-150x and the true FW gap 30-46x; on ``||x - z||^2`` in
   ``Box(-1, 1)^10`` with 6 active bounds the capped ``m_k = min(d, k)`` stalls at
   ``||x - x*||^2 = 0.33`` from 20,000 to 400,000 points, while the growing batches keep
-  improving (0.11 to 0.03). ``nu_scale`` in ``[0.01, 1]`` made no measurable difference.
-* ``mode="nonconvex"``: needs ``iterations = N``; ``alpha = 1/sqrt(N)``, ``m = ceil(m_scale d
-  N)`` and ``nu = nu_scale / sqrt(N d^3)`` (the paper's nonconvex orders, constants 1), and
+  improving (0.11 to 0.03). ``mu_scale`` in ``[0.01, 1]`` made no measurable difference.
+* ``mode="nonconvex"``: needs ``iterations = N``; ``alpha = 1/sqrt(N)``, ``m = ceil(q_scale d
+  N)`` and ``nu = mu_scale / sqrt(N d^3)`` (the paper's nonconvex orders, constants 1), and
   :meth:`ZSCG.recommend` returns ``x_{R-1}`` for ``R`` uniform on the steps taken (``1..N``),
   one of the iterates at which a gap was estimated (the paper's uniformly random output). One
   iterate is kept by reservoir sampling (step ``k`` replaces it with probability ``1/k``, a
@@ -62,6 +62,7 @@ from numpy.typing import NDArray
 
 from blackbox.errors import ConfigError
 from blackbox.keys import Key
+from blackbox.options import OneOf, Range, option
 from blackbox.query import Query
 from blackbox.registry import register_strategy
 from blackbox.strategy import BaseStrategy, StrategyState
@@ -82,15 +83,6 @@ class ZSCGState(StrategyState):
     gap: float  # the last estimated FW gap
 
 
-def _is_int(v: Any, low: int) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= low
-
-
-def _is_pos(v: Any) -> bool:
-    return isinstance(v, (int, float, np.floating)) and not isinstance(v, bool) and bool(
-        np.isfinite(v) and v > 0)
-
-
 @register_strategy("zscg")
 @dataclass(frozen=True)
 class ZSCG(BaseStrategy[ZSCGState]):
@@ -100,52 +92,49 @@ class ZSCG(BaseStrategy[ZSCGState]):
         mode: ``"convex"`` (``alpha_k = 6/(k+5)``, growing batches) or ``"nonconvex"``
             (constant ``alpha = 1/sqrt(N)``, random-iterate output; needs ``iterations``).
         iterations: the planned number of steps ``N`` (nonconvex mode only).
-        m0: slope of the convex batches' initial ramp ``m0 k`` (default 1).
-        m_scale: convex ``m_k = min(m0 k, ceil(m_scale d sqrt(k)), m_max)``, nonconvex
-            ``m = ceil(m_scale d N)``; ``None`` (default): 0.1 convex, 1 nonconvex.
-        m_max: an optional cap on the convex batches (default ``None``: none; see the notes).
-        nu_scale: smoothing ``nu_k = nu_scale / sqrt(n d^3)`` with ``n = k`` (convex) or
+        q0: slope of the convex batches' initial ramp ``q0 k`` (default 1).
+        q_scale: convex ``m_k = min(q0 k, ceil(q_scale d sqrt(k)), q_max)``, nonconvex
+            ``m = ceil(q_scale d N)``; ``None`` (default): 0.1 convex, 1 nonconvex.
+        q_max: an optional cap on the convex batches (default ``None``: none; see the notes).
+        mu_scale: smoothing ``nu_k = mu_scale / sqrt(n d^3)`` with ``n = k`` (convex) or
             ``n = N`` (nonconvex) (default 1).
+
+    The paper's batch size ``m_k`` is our number of directions ``q``; its smoothing ``nu_k`` is
+    our ``mu``. Old names ``m0``, ``m_scale``, ``m_max``, ``nu_scale`` are deprecated aliases.
         space: the feasible set (``Box``, ``Ball``, ``Simplex``).
     """
 
     requires_space: ClassVar[bool] = True
+    paper: ClassVar[str] = "Balasubramanian & Ghadimi, NeurIPS 2018, arXiv 1809.06474"
+    aliases: ClassVar[dict[str, str]] = {"m0": "q0", "m_scale": "q_scale", "m_max": "q_max",
+                                         "nu_scale": "mu_scale"}
 
-    mode: str = "convex"
-    iterations: int | None = None
-    m0: int = 1
-    m_scale: float | None = None
-    m_max: int | None = None
-    nu_scale: float = 1.0
+    mode: str = option("convex", OneOf(_MODES), "convex or nonconvex step rule")
+    iterations: int | None = option(None, Range(1, integer=True, optional=True),
+                                    "planned number of steps (nonconvex)", paper="N")
+    q0: int = option(1, Range(1, integer=True), "slope of the convex batches' ramp q0 k")
+    q_scale: float | None = option(None, Range(0, None, lo_open=True, optional=True),
+                                   "batch growth factor (None: 0.1 convex, 1 nonconvex)")
+    q_max: int | None = option(None, Range(1, integer=True, optional=True),
+                               "cap on the convex batches (None: none)")
+    mu_scale: float = option(1.0, Range(0, None, lo_open=True),
+                             "smoothing nu_k = mu_scale / sqrt(n d^3)", paper="nu_k factor")
 
-    def __post_init__(self) -> None:
-        if self.mode not in _MODES:
-            raise ConfigError(f"ZSCG.mode must be one of {_MODES}, got {self.mode!r}")
-        if self.iterations is not None and not _is_int(self.iterations, 1):
-            raise ConfigError(f"ZSCG.iterations must be an int >= 1, got {self.iterations!r}")
+    def _check(self) -> None:
         if self.mode == "nonconvex" and self.iterations is None:
             raise ConfigError("ZSCG.iterations must be an int >= 1 (the planned number of "
                               "steps N) in mode='nonconvex', got None")
-        if not _is_int(self.m0, 1):
-            raise ConfigError(f"ZSCG.m0 must be an int >= 1, got {self.m0!r}")
-        if self.m_max is not None and not _is_int(self.m_max, 1):
-            raise ConfigError(f"ZSCG.m_max must be None or an int >= 1, got {self.m_max!r}")
-        if self.m_scale is not None and not _is_pos(self.m_scale):
-            raise ConfigError(f"ZSCG.m_scale must be None or a finite number > 0, got "
-                              f"{self.m_scale!r}")
-        if not _is_pos(self.nu_scale):
-            raise ConfigError(f"ZSCG.nu_scale must be a finite number > 0, got {self.nu_scale!r}")
 
     def schedule(self, k: int, dim: int) -> tuple[float, int, float]:
         """``(alpha_k, m_k, nu_k)`` for step ``k`` (1-based) in dimension ``dim``."""
         if self.mode == "convex":
-            c = 0.1 if self.m_scale is None else self.m_scale
-            m = min(self.m0 * k, math.ceil(c * dim * math.sqrt(k)))
-            m = max(1, m if self.m_max is None else min(m, self.m_max))
-            return 6.0 / (k + 5.0), m, self.nu_scale / math.sqrt(k * float(dim) ** 3)
+            c = 0.1 if self.q_scale is None else self.q_scale
+            m = min(self.q0 * k, math.ceil(c * dim * math.sqrt(k)))
+            m = max(1, m if self.q_max is None else min(m, self.q_max))
+            return 6.0 / (k + 5.0), m, self.mu_scale / math.sqrt(k * float(dim) ** 3)
         n = int(self.iterations)  # type: ignore[arg-type]
-        m = max(1, math.ceil((1.0 if self.m_scale is None else self.m_scale) * dim * n))
-        return 1.0 / math.sqrt(n), m, self.nu_scale / math.sqrt(n * float(dim) ** 3)
+        m = max(1, math.ceil((1.0 if self.q_scale is None else self.q_scale) * dim * n))
+        return 1.0 / math.sqrt(n), m, self.mu_scale / math.sqrt(n * float(dim) ** 3)
 
     def _init(self, x0: Array, key: Key) -> ZSCGState:
         need_space(self)

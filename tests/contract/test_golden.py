@@ -57,16 +57,16 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], str | None]] = {
     "zo_fw/rdsa-ball2": ("zo_fw", dict(estimator="rdsa"), "ball2"),
     "zo_fw/irdsa-ball1": ("zo_fw", dict(estimator="irdsa"), "ball1"),
     "zo_fw/kwsa-simplex": ("zo_fw", dict(), "simplex"),
-    "zscg/nonconvex-ball2": ("zscg", dict(mode="nonconvex", iterations=5, m_scale=0.5), "ball2"),
+    "zscg/nonconvex-ball2": ("zscg", dict(mode="nonconvex", iterations=5, q_scale=0.5), "ball2"),
     "zscg/simplex": ("zscg", dict(), "simplex"),
-    "fw_black/sphere-clip": ("fw_black", dict(sensing="sphere", clip=(-0.8, 1.2)), "ballinf"),
-    "cbo/isotropic-minibatch-ess": ("cbo", dict(noise="isotropic", batch_size=7, schedule="ess",
+    "fw_black/sphere-clip": ("fw_black", dict(estimator="sphere", clip=(-0.8, 1.2)), "ballinf"),
+    "cbo/isotropic-minibatch-ess": ("cbo", dict(noise="isotropic", batch_size=7, alpha_schedule="ess",
                                                 M=2), None),
     "cbo/heaviside-box": ("cbo", dict(correction="heaviside", M=2, N=8), "box"),
     "cbo/heaviside_reg-full": ("cbo", dict(correction="heaviside_reg", batch_size=5,
                                            partial=False), None),
     "zo_ranksgd/no-line-search": ("zo_ranksgd", dict(line_search=False, lr=0.1), None),
-    "zo_ranksgd/no-accumulate": ("zo_ranksgd", dict(accumulate=False, adapt_eta=False), None),
+    "zo_ranksgd/no-accumulate": ("zo_ranksgd", dict(accumulate=False, adapt_lr=False), None),
     "nevergrad/box": ("nevergrad", dict(optimizer="CMA", num_workers=4), "box"),
     "random_search/box": ("random_search", dict(popsize=4), "box"),
 }
@@ -156,7 +156,7 @@ def run_mezo() -> dict[str, Any]:
         with torch.no_grad():
             model.weight.copy_(init[0])
             model.bias.copy_(init[1])
-        opt = MeZO(model, loss, lr=1e-2, n=2, difference=difference, update=update, seed=SEED)
+        opt = MeZO(model, loss, lr=1e-2, q=2, difference=difference, update=update, seed=SEED)
         opt.fit([batch], 4, progress=False)
         flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()]).double()
         ramp = torch.arange(1.0, flat.numel() + 1.0, dtype=torch.float64)

@@ -37,7 +37,7 @@ def test_consensus_equals_the_brute_force_weighted_mean():
 
 @pytest.mark.parametrize("noise", ["anisotropic", "isotropic"])
 def test_one_step_equals_the_euler_maruyama_formula(noise):
-    s = CBO(N=6, M=2, noise=noise, sigma=0.8, lamda=1.5, dt=0.1, alpha=2.0, schedule=None)
+    s = CBO(N=6, M=2, noise=noise, sigma=0.8, lamda=1.5, dt=0.1, alpha=2.0, alpha_schedule=None)
     f = Sphere(dim=3, shift=0.5)
     state = s.init(np.ones(3), Key(4))
     q, asked = s.ask(state)
@@ -53,7 +53,7 @@ def test_one_step_equals_the_euler_maruyama_formula(noise):
 
 
 def test_mini_batches_use_exactly_the_batch_and_walk_a_permutation():
-    s = CBO(N=10, M=2, batch_size=4, partial=True, schedule=None)
+    s = CBO(N=10, M=2, batch_size=4, partial=True, alpha_schedule=None)
     f = Sphere(dim=2)
     state = s.init(np.ones(2), Key(1))
     seen = [set(), set()]
@@ -71,7 +71,7 @@ def test_mini_batches_use_exactly_the_batch_and_walk_a_permutation():
 
 
 def test_heaviside_correction_costs_one_consensus_query_and_gates_the_drift():
-    s = CBO(N=5, M=1, correction="heaviside", sigma=1e-12, schedule=None, alpha=1.0)
+    s = CBO(N=5, M=1, correction="heaviside", sigma=1e-12, alpha_schedule=None, alpha=1.0)
     f = Sphere(dim=2)
     state = s.init(np.ones(2), Key(2))
     q1, state1 = s.ask(state)
@@ -99,7 +99,7 @@ def success_rate(state, tol=0.25):
 
 def test_R32_anisotropic_N20_succeeds_and_isotropic_fails_on_rastrigin_20d():
     f = Rastrigin(dim=20)
-    common = dict(M=20, lamda=1.0, alpha=30.0, dt=0.01, factor=1.05, alpha_max=1e5,
+    common = dict(M=20, lamda=1.0, alpha=30.0, dt=0.01, alpha_factor=1.05, alpha_max=1e5,
                   init_bounds=(-3.0, 3.0))
     aniso = run(CBO(N=20, noise="anisotropic", sigma=10.1, **common), f, 20, 5000)
     assert success_rate(aniso) >= 0.9
@@ -128,7 +128,7 @@ def test_bad_config_names_the_field(kw, msg):
 
 
 def test_ess_schedule_sets_alpha_from_the_step_energies():
-    s = CBO(N=30, schedule="ess", eta=0.5)
+    s = CBO(N=30, alpha_schedule="ess", ess_target=0.5)
     f = Rastrigin(dim=4)
     state = s.init(np.ones(4), Key(6))
     q, asked = s.ask(state)

@@ -54,7 +54,7 @@ def assert_bit_equal(a, b):
 def test_restore_is_bit_exact_with_a_saved_copy(device, dtype, restore):
     m = mlp(dtype, device)
     before = snapshot(m)
-    z = MeZO(m, mse, restore=restore, eps=1e-2)
+    z = MeZO(m, mse, restore=restore, mu=1e-2)
     k = Key(3).fold_in(0)
     z._set(k, 1.0)
     assert not all(torch.equal(p, b) for p, b in zip(m.parameters(), before))  # it moved
@@ -68,7 +68,7 @@ def test_inplace_restore_drifts_by_rounding_only(device):
     """MeZO's +1, -2, +1 in place: not bit-exact (rounding), within 2 ulp of |theta| + 2 eps |z|."""
     m = mlp(torch.float32, device)
     before = snapshot(m)
-    z = MeZO(m, mse, restore="inplace", eps=1e-3)
+    z = MeZO(m, mse, restore="inplace", mu=1e-3)
     k = Key(4)
     zs = [t.clone() for t in z.noise(k)]
     z._set(k, 1.0)
@@ -96,7 +96,7 @@ def test_replayed_update_equals_update_from_stored_z(device):
 
 def test_equal_shapes_get_different_noise_and_seeds_differ():
     m = mlp()
-    opt = MeZO(m, mse, n=2)
+    opt = MeZO(m, mse, q=2)
     z0 = list(opt.noise(Key(0).fold_in(0)))
     z1 = list(opt.noise(Key(0).fold_in(1)))
     shapes = [tuple(t.shape) for t in z0]
@@ -138,7 +138,7 @@ def test_mezo_matches_the_reference_trainer(update):
     batch = data(torch.float64)
     ref, ours = mlp(torch.float64), mlp(torch.float64)
     reference_mezo(ref, batch, 1e-2, 1e-3, lambda t: Key(5).fold_in(t).fold_in(0), 25)
-    opt = MeZO(ours, mse, lr=1e-2, eps=1e-3, seed=5, update=update, momentum=0.0)
+    opt = MeZO(ours, mse, lr=1e-2, mu=1e-3, seed=5, update=update, beta=0.0)
     opt.fit([batch], 25, progress=False)
     for a, b in zip(ref.parameters(), ours.parameters()):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
@@ -182,7 +182,7 @@ def test_mezo_trajectory_equals_zo_sgd_with_the_same_directions():
     res = minimize(_Flat(mlp(torch.float64), batch),
                    ZOSGD(q=1, lr=1e-2, mu=1e-3, estimator="gaussian", difference="central", update="sgd"),
                    x0, seed=9, budget=Budget(max_steps=steps), progress=False)
-    opt = _NumpyNoiseMeZO(torch_model, mse, lr=1e-2, eps=1e-3, seed=9, steps=steps)
+    opt = _NumpyNoiseMeZO(torch_model, mse, lr=1e-2, mu=1e-3, seed=9, steps=steps)
     opt.fit([batch], steps, progress=False)
     ours = torch.nn.utils.parameters_to_vector(torch_model.parameters()).detach().numpy()
     np.testing.assert_allclose(ours, res.x, rtol=1e-10, atol=1e-12)
@@ -216,8 +216,8 @@ def test_each_update_fits_a_small_regression(update, lr):
 
 def test_n_spsa_and_forward_differences_count_forward_passes():
     m, batch = mlp(), data()
-    assert MeZO(m, mse, n=3).step(batch).forwards == 6
-    rec = MeZO(m, mse, n=3, difference="forward").step(batch)
+    assert MeZO(m, mse, q=3).step(batch).forwards == 6
+    rec = MeZO(m, mse, q=3, difference="forward").step(batch)
     assert rec.forwards == 4 and len(rec.projected_grads) == 3
 
 
@@ -293,8 +293,8 @@ def test_journal_mismatches_are_refused(tmp_path):
 
 @pytest.mark.parametrize("kwargs,match", [
     ({"lr": 0}, "MeZO.lr must be a finite number > 0"),
-    ({"eps": float("nan")}, "MeZO.eps"),
-    ({"n": 0}, "MeZO.n must be an int >= 1"),
+    ({"mu": float("nan")}, "MeZO.mu"),
+    ({"q": 0}, "MeZO.q must be an int >= 1"),
     ({"update": "lion"}, "MeZO.update must be one of"),
     ({"difference": "backward"}, "MeZO.difference"),
     ({"restore": "maybe"}, "MeZO.restore"),
@@ -323,3 +323,14 @@ def test_inplace_mode_keeps_no_parameter_copies():
     opt.fit([data()], 3, progress=False)
     assert opt.restore == "inplace" and opt._base is None and opt._opt == [None] * len(opt.params)
     assert copy.deepcopy(opt.history[0]).t == 0
+
+
+@pytest.mark.parametrize("old,new,value", [("eps", "mu", 1e-2), ("n", "q", 2), ("momentum", "beta", 0.5)])
+def test_old_option_names_are_deprecated_aliases(old, new, value):
+    with pytest.warns(DeprecationWarning, match=f"MeZO: option '{old}' is renamed '{new}'"):
+        opt = MeZO(mlp(), mse, **{old: value})
+    assert getattr(opt, new) == value
+    with pytest.warns(DeprecationWarning, match="'betas' is renamed"):
+        assert MeZO(mlp(), mse, betas=(0.8, 0.99)).betas == (0.8, 0.99)
+    with pytest.raises(ConfigError, match="unknown option 'lrate' for MeZO"):
+        MeZO(mlp(), mse, lrate=1.0)

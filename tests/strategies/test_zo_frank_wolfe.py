@@ -49,7 +49,7 @@ def test_space_can_come_from_minimize():
 
 @pytest.mark.parametrize(
     "kw, field",
-    [({"estimator": "spsa"}, "estimator"), ({"m": 0}, "m"), ({"c_scale": -1.0}, "c_scale")],
+    [({"estimator": "spsa"}, "estimator"), ({"q": 0}, "q"), ({"mu_scale": -1.0}, "mu_scale")],
 )
 def test_bad_zo_fw_options_name_the_field(kw, field):
     with pytest.raises(ConfigError, match=field):
@@ -58,8 +58,8 @@ def test_bad_zo_fw_options_name_the_field(kw, field):
 
 @pytest.mark.parametrize(
     "kw, field",
-    [({"grad_est": 0}, "grad_est"), ({"delta": 0.0}, "delta"), ({"beta": 1.0}, "beta"),
-     ({"lr": -0.1}, "lr"), ({"sensing": "uniform"}, "sensing"), ({"clip": (1.0, 0.0)}, "clip")],
+    [({"q": 0}, "FWBlack.q"), ({"mu": 0.0}, "FWBlack.mu"), ({"beta": 1.0}, "beta"),
+     ({"lr": -0.1}, "lr"), ({"estimator": "uniform"}, "estimator"), ({"clip": (1.0, 0.0)}, "clip")],
 )
 def test_bad_fw_black_options_name_the_field(kw, field):
     with pytest.raises(ConfigError, match=field):
@@ -71,16 +71,16 @@ def test_bad_fw_black_options_name_the_field(kw, field):
 def test_schedule_table(t):
     d, m, s = 100, 10, t + 8.0
     box = Box(-1, 1, dim=d)
-    g, r, c = ZOFrankWolfe(estimator="kwsa", c_scale=1.0, space=box).schedule(t, d)
+    g, r, c = ZOFrankWolfe(estimator="kwsa", mu_scale=1.0, space=box).schedule(t, d)
     assert g == pytest.approx(2 / (t + 9)) and r == pytest.approx(min(1.0, 4 / s ** (2 / 3)))
     assert c == pytest.approx(2 / (d**0.5 * s ** (1 / 3)))
-    _, r, c = ZOFrankWolfe(estimator="rdsa", c_scale=1.0, space=box).schedule(t, d)
+    _, r, c = ZOFrankWolfe(estimator="rdsa", mu_scale=1.0, space=box).schedule(t, d)
     assert r == pytest.approx(min(1.0, 4 / (d ** (1 / 3) * s ** (2 / 3))))
     assert c == pytest.approx(2 / (d**1.5 * s ** (1 / 3)))
-    _, r, c = ZOFrankWolfe(estimator="irdsa", m=m, c_scale=1.0, space=box).schedule(t, d)
+    _, r, c = ZOFrankWolfe(estimator="irdsa", q=m, mu_scale=1.0, space=box).schedule(t, d)
     assert r == pytest.approx(min(1.0, 4 / ((1 + d / m) ** (1 / 3) * s ** (2 / 3))))
     assert c == pytest.approx(2 * m**0.5 / (d**1.5 * s ** (1 / 3)))
-    # c_scale multiplies c_t only
+    # mu_scale multiplies c_t only
     c_default = ZOFrankWolfe(space=box).schedule(t, d)[2]
     assert c_default == pytest.approx(0.1 * 2 / (d**0.5 * s ** (1 / 3)))
 
@@ -90,7 +90,7 @@ def test_schedule_table(t):
 def test_one_step_is_the_sfw_update(estimator, n):
     a = np.array([3.0, -1.0, 0.5, 2.0, -4.0, 1.0])
     f, box = Linear(a), Box(-2.0, 2.0, dim=6)
-    s = ZOFrankWolfe(estimator=estimator, m=3, space=box)
+    s = ZOFrankWolfe(estimator=estimator, q=3, space=box)
     state = s.init(np.full(6, 0.1), Key(4))
     q, state1, metrics = step(s, state, f)
     assert q.n == n and q.tag == estimator
@@ -126,7 +126,7 @@ def test_feasible_steps_box_closed_form_and_backward_side():
     x = np.array([0.995, 0.5, 0.0])
     t = feasible_steps(box, x, np.eye(3), 0.01)
     np.testing.assert_allclose(t, [0.005, 0.01, 0.01])
-    s = ZOFrankWolfe(space=box, c_scale=10.0)  # c_0 = 20 / (sqrt(3) 8^(1/3)) > 1: steps clip
+    s = ZOFrankWolfe(space=box, mu_scale=10.0)  # c_0 = 20 / (sqrt(3) 8^(1/3)) > 1: steps clip
     q, _ = s.ask(s.init(x, Key(0)))
     assert box.contains(q.points)
     disp = q.points[1:] - q.points[0]
@@ -217,7 +217,7 @@ def test_r41_kwsa_reduces_the_gap_more_than_100x():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("estimator, budget, kw", [
-    ("kwsa", 50_500, {"c_scale": 1.0}), ("rdsa", 40_000, {}), ("irdsa", 55_000, {"m": 10}),
+    ("kwsa", 50_500, {"mu_scale": 1.0}), ("rdsa", 40_000, {}), ("irdsa", 55_000, {"q": 10}),
 ])
 def test_r41_other_estimators(estimator, budget, kw):
     gap0, gap = run_r41(estimator, budget, **kw)
@@ -228,12 +228,12 @@ def test_r41_other_estimators(estimator, budget, kw):
 def test_fw_black_one_step_is_the_momentum_update():
     a = Key(9).numpy().standard_normal(8)
     box = Box(-1, 1, dim=8)
-    s = FWBlack(grad_est=4, beta=0.5, lr=0.1, space=box)
+    s = FWBlack(q=4, beta=0.5, lr=0.1, space=box)
     state = s.init(np.zeros(8), Key(1))
     q, state1, metrics = step(s, state, Linear(a))
     assert q.n == 8
-    u = (q.points[:4] - state.x) / s.delta
-    np.testing.assert_allclose(q.points[4:], state.x - s.delta * u)
+    u = (q.points[:4] - state.x) / s.mu
+    np.testing.assert_allclose(q.points[4:], state.x - s.mu * u)
     ghat = (u @ a) @ u / 4  # sum_j (L+ - L-) u_j / (2 b delta) for a linear L
     np.testing.assert_allclose(state1.m, 0.5 * ghat, rtol=1e-9)
     np.testing.assert_allclose(state1.x, 0.1 * box.lmo(state1.m))
@@ -241,7 +241,7 @@ def test_fw_black_one_step_is_the_momentum_update():
 
 
 def test_fw_black_step_decays_after_the_loss_stalls():
-    s = FWBlack(grad_est=2, lr=0.2, space=Box(-1, 1, dim=3))
+    s = FWBlack(q=2, lr=0.2, space=Box(-1, 1, dim=3))
     state = s.init(np.zeros(3), Key(0))
     gammas = []
     for _ in range(8):
@@ -253,9 +253,9 @@ def test_fw_black_step_decays_after_the_loss_stalls():
 
 
 def test_fw_black_sphere_sensing_has_norm_sqrt_d():
-    s = FWBlack(grad_est=3, sensing="sphere", space=Box(-1, 1, dim=16))
+    s = FWBlack(q=3, estimator="sphere", space=Box(-1, 1, dim=16))
     q, _ = s.ask(s.init(np.zeros(16), Key(2)))
-    u = q.points[:3] / s.delta
+    u = q.points[:3] / s.mu
     np.testing.assert_allclose(np.linalg.norm(u, axis=1), 4.0)
 
 
@@ -275,7 +275,7 @@ def test_r43_fw_black_targeted_attack_on_a_linear_softmax_classifier():
             return np.log(np.exp(z).sum(axis=1)) - z[:, target]
 
     ball = Ball(x_ori, eps, p=np.inf)
-    s = FWBlack(grad_est=b, beta=0.99, lr=0.04, clip=(0.0, 1.0), space=ball)
+    s = FWBlack(q=b, beta=0.99, lr=0.04, clip=(0.0, 1.0), space=ball)
     state = s.init(x_ori, Key(0))
     loss0 = float(CE().values(x_ori[None])[0])
     for it in range(60):

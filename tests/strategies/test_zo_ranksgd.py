@@ -251,7 +251,7 @@ def test_t2_3_reference_numbers():
 
     assert 0.6 < mean_f(line_search=False, lr=0.1) < 1.4  # reference 0.96
     assert 6.0 < mean_f(line_search=False, lr=0.3) < 15.0  # reference 10.3
-    assert 0.08 < mean_f(accumulate=False, adapt_eta=False) < 0.2  # fixed ladder: 0.13
+    assert 0.08 < mean_f(accumulate=False, adapt_lr=False) < 0.2  # fixed ladder: 0.13
     assert mean_f() < 0.01  # the defaults (adaptive ladder, accumulation) do better
 
 
@@ -270,7 +270,7 @@ def test_defaults_solve_the_10d_sphere():
         ({"m": 2.5}, "ZORankSGD.m"),
         ({"mu": 0.0}, "ZORankSGD.mu"),
         ({"lr": -1.0}, "ZORankSGD.lr"),
-        ({"beta": 1.0}, "ZORankSGD.beta"),
+        ({"ladder_ratio": 1.0}, "ZORankSGD.ladder_ratio"),
         ({"steps": 0}, "ZORankSGD.steps"),
         ({"line_search": "yes"}, "ZORankSGD.line_search"),
     ],

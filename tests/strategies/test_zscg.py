@@ -49,14 +49,14 @@ def test_space_is_required_and_named():
     "kw, message",
     [({"mode": "concave"}, "ZSCG.mode must be one of"),
      ({"mode": "nonconvex"}, "ZSCG.iterations must be an int >= 1 .* got None"),
-     ({"iterations": 0}, "ZSCG.iterations must be an int >= 1, got 0"),
+     ({"iterations": 0}, "ZSCG.iterations must be None or an int >= 1, got 0"),
      ({"iterations": 2.5}, "ZSCG.iterations"),
-     ({"m0": 0}, "ZSCG.m0 must be an int >= 1, got 0"),
-     ({"m0": True}, "ZSCG.m0"),
-     ({"m_max": 0}, "ZSCG.m_max must be None or an int >= 1, got 0"),
-     ({"m_scale": -1.0}, "ZSCG.m_scale must be None or a finite number > 0, got -1.0"),
-     ({"nu_scale": 0.0}, "ZSCG.nu_scale must be a finite number > 0"),
-     ({"nu_scale": float("nan")}, "ZSCG.nu_scale")],
+     ({"q0": 0}, "ZSCG.q0 must be an int >= 1, got 0"),
+     ({"q0": True}, "ZSCG.q0"),
+     ({"q_max": 0}, "ZSCG.q_max must be None or an int >= 1, got 0"),
+     ({"q_scale": -1.0}, "ZSCG.q_scale must be None or a finite number > 0, got -1.0"),
+     ({"mu_scale": 0.0}, "ZSCG.mu_scale must be a finite number > 0"),
+     ({"mu_scale": float("nan")}, "ZSCG.mu_scale")],
 )
 def test_bad_options_name_the_field(kw, message):
     with pytest.raises(ConfigError, match=message):
@@ -65,7 +65,7 @@ def test_bad_options_name_the_field(kw, message):
 
 def test_schedules():
     box = Box(-1, 1, dim=8)
-    s = ZSCG(m0=3, m_scale=0.5, nu_scale=0.5, space=box)
+    s = ZSCG(q0=3, q_scale=0.5, mu_scale=0.5, space=box)
     for k, m_k in ((1, 3), (2, 6), (3, 7), (50, 29)):  # min(3 k, ceil(0.5 * 8 * sqrt(k)))
         alpha, m, nu = s.schedule(k, 8)
         assert alpha == pytest.approx(6 / (k + 5)) and m == m_k
@@ -73,8 +73,8 @@ def test_schedules():
     default = ZSCG(space=box)
     assert [default.schedule(k, 100)[1] for k in (1, 50, 400, 10_000)] == [1, 50, 200, 1000]
     assert default.schedule(3, 100)[2] == pytest.approx(1 / np.sqrt(3 * 100**3))
-    assert ZSCG(m_max=5, space=box).schedule(400, 100)[1] == 5
-    nc = ZSCG(mode="nonconvex", iterations=25, m_scale=0.5, nu_scale=2.0, space=box)
+    assert ZSCG(q_max=5, space=box).schedule(400, 100)[1] == 5
+    nc = ZSCG(mode="nonconvex", iterations=25, q_scale=0.5, mu_scale=2.0, space=box)
     for k in (1, 25, 30):
         alpha, m, nu = nc.schedule(k, 8)
         assert alpha == pytest.approx(1 / 5) and m == 100
@@ -88,7 +88,7 @@ def test_one_step_is_the_zscg_update(k, m):
     f = Quadratic([1.0, 2.0, 0.5, 1.0, 3.0, 1.0], [0.3, -0.2, 0.1, 0.0, 0.4, -0.5],
                   [0.5, -1.0, 0.0, 2.0, 0.0, -0.3])
     box = Box(-2.0, 2.0, dim=d)
-    s = ZSCG(m0=2, m_scale=1.0, space=box)  # m_k = min(2 k, ceil(6 sqrt(k)))
+    s = ZSCG(q0=2, q_scale=1.0, space=box)  # m_k = min(2 k, ceil(6 sqrt(k)))
     state = s.init(np.array([0.1, -0.3, 0.2, 0.5, -0.1, 0.0]), Key(4))
     state = dataclasses.replace(state, step=k - 1)  # k - 1 steps in: alpha_k = 6/(k+5)
     q, asked = s.ask(state)
@@ -113,7 +113,7 @@ def test_backward_differences_at_the_boundary_stay_exact_for_linear_f():
     a = np.array([1.0, -2.0, 0.5, 3.0])
     f = Quadratic(np.zeros(4), np.zeros(4), a)  # linear: every difference quotient is exact
     box = Box(-1.0, 1.0, dim=4)
-    s = ZSCG(m0=4, m_scale=1.0, nu_scale=50.0, space=box)
+    s = ZSCG(q0=4, q_scale=1.0, mu_scale=50.0, space=box)
     q, asked = s.ask(s.init(np.array([1.0, 0.2, -0.3, 0.0]), Key(1)))  # on the face x_0 = 1
     assert box.contains(q.points)
     u = asked.dirs
@@ -128,7 +128,7 @@ def test_backward_differences_at_the_boundary_stay_exact_for_linear_f():
 def test_failed_values_are_dropped_and_a_failed_center_keeps_x():
     a = np.array([1.0, -2.0, 0.5])
     f = Quadratic(np.zeros(3), np.zeros(3), a)
-    s = ZSCG(m0=3, m_scale=1.0, space=Box(-1.0, 1.0, dim=3))
+    s = ZSCG(q0=3, q_scale=1.0, space=Box(-1.0, 1.0, dim=3))
     q, asked = s.ask(s.init(np.full(3, 0.1), Key(5)))
     vals = f.values(q.points)
     vals[2] = np.nan  # direction 1 failed: G averages directions 0 and 2
@@ -165,7 +165,7 @@ def test_every_point_and_iterate_is_feasible(space, z):
 
 def test_simplex_directions_are_tangent_so_points_need_no_projection():
     sx = Simplex(5)
-    s = ZSCG(m0=3, m_scale=1.0, space=sx)
+    s = ZSCG(q0=3, q_scale=1.0, space=sx)
     q, asked = s.ask(s.init(np.full(5, 0.2), Key(0)))
     np.testing.assert_allclose(asked.dirs.sum(axis=1), 0.0, atol=1e-12)
     disp = q.points[1:] - q.points[0]  # x + t u exactly: parallel to the tangent u
