@@ -166,7 +166,7 @@ def cmd_bench(a: argparse.Namespace) -> int:
 #: modules that add a sub-command of their own: each has ``add_parser(subparsers)``, which
 #: registers its parser with ``set_defaults(handler=FUNCTION)`` (FUNCTION(args) -> exit code).
 #: Their heavy imports happen inside the handler, so ``blackbox --help`` stays fast.
-COMMANDS: tuple[str, ...] = ("apps.prefer.cli", "apps.prompt.cli", "apps.attacks.cli")
+COMMANDS: tuple[str, ...] = ("apps.prefer.cli", "apps.prompt.cli", "apps.attacks.cli", "apps.strategies_cmd")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -127,3 +127,27 @@ def test_dataclass_replace_keeps_validation():
     with pytest.raises(ConfigError, match="ZOSGD.lr"):
         dataclasses.replace(s, lr=-1.0)
     assert dataclasses.replace(s, space=Box(-1, 1, dim=2)).lr == s.lr
+
+
+def test_blackbox_strategies_lists_options_defaults_ranges_and_papers(capsys):
+    from apps.cli import main
+
+    assert main(["strategies", "--json"]) == 0
+    entries = {e["name"]: e for e in __import__("json").loads(capsys.readouterr().out)}
+    assert set(entries) == set(STRATEGIES.names())
+    zo = {o["name"]: o for o in entries["zo_sgd"]["options"]}
+    assert zo["mu"]["default"] == 1e-3 and zo["mu"]["allowed"] == "a finite number > 0"
+    assert zo["adam_eps"]["old_name"] == "eps" and "arXiv 2305.17333" in entries["zo_sgd"]["paper"]
+    assert main(["strategies", "cbo"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("cbo (CBO): ") and "alpha_schedule" in out and "paper: " in out
+
+
+def test_blackbox_run_refuses_an_unknown_option_in_one_line(capsys):
+    from apps.cli import main
+
+    rc = main(["run", "--oracle", "sphere", "--dim", "3", "--strategy", "zo_sgd",
+               "--budget", "10", "--opt", "lrr=0.1"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "unknown option 'lrr' for strategy 'zo_sgd'; did you mean 'lr'?" in err
+    assert err.count("\n") == 1
