@@ -1,54 +1,47 @@
-"""Black-box adversarial attack on a small digits classifier (runs offline in seconds).
+"""Black-box adversarial attacks on the digits CNN: score-based and hard-label, in a few seconds.
 
-The model (an MLP trained on scikit-learn's bundled 8x8 digits) is only *queried*: the attack
-sees margin-loss values (score-based) for perturbations ``delta`` in an L-inf box of radius
-``eps``, and the ledger counts every query. Use ``--backend ray --workers 2`` to evaluate the
-batches on Ray actors (each builds its own copy of the model from the OracleSpec).
+The CNN (trained once on scikit-learn's bundled 8x8 digits, then cached) is only *queried*.
+A score-based attack (ZO-signSGD on the C&W margin, L-inf eps) and a hard-label attack
+(HopSkipJump-style, L2, labels only) each attack the first ``--n`` correctly classified test
+images; every query is counted, and each run stops at its first successful query. Use
+``--backend ray`` to attack the images in parallel on Ray.
 
-    python examples/attack.py --index 0 --eps 0.3 --budget 4000 [--strategy zo_sgd]
+    python examples/attack.py --n 5 --eps 0.2 --queries 2000 [--strategy zo_signsgd]
 """
 
 from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
-from blackbox.oracle import OracleSpec
-from blackbox.registry import STRATEGIES
-from blackbox.runner import minimize
-from blackbox.spaces import Box
-
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--index", type=int, default=0, help="which digits image to attack")
-    p.add_argument("--eps", type=float, default=0.3, help="L-inf radius of the perturbation")
-    p.add_argument("--budget", type=int, default=4000, help="model queries")
-    p.add_argument("--strategy", default=None, help="default: zo_sgd if registered")
+    p.add_argument("--n", type=int, default=5, help="images to attack")
+    p.add_argument("--eps", type=float, default=0.2, help="L-inf radius (score-based)")
+    p.add_argument("--l2", type=float, default=1.0, help="L2 radius (hard-label)")
+    p.add_argument("--queries", "--budget", type=int, default=2000, help="per-image query cap")
+    p.add_argument("--strategy", default="zo_signsgd")
     p.add_argument("--backend", default="local", choices=["local", "ray"])
-    p.add_argument("--workers", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
 
-    from sklearn.datasets import load_digits
+    from apps.attacks import LabelOnly, ThreatModel, TorchClassifier, run_campaign, select_correct
+    from apps.attacks.report import format_table, summarize
+    from oracles.digits import digits_cnn, digits_data
 
-    from oracles.torch_model import attack_objective, digits_classifier
-
-    d = load_digits()
-    x0, label = d.data[args.index] / 16.0, int(d.target[args.index])
-    objective = attack_objective(label, "margin", x_orig=x0, clip=(0.0, 1.0), kappa=np.inf)
-    spec = OracleSpec("oracles.torch_model:TorchModelOracle", {
-        "model_factory": digits_classifier, "objective": objective, "dim": 64})
-    strategy = args.strategy or ("zo_sgd" if "zo_sgd" in STRATEGIES else "random_search")
-    res = minimize(spec, strategy, np.zeros(64), seed=args.seed, budget=args.budget,
-                   space=Box(-args.eps, args.eps, dim=64), backend=args.backend,
-                   workers=args.workers if args.backend == "ray" else 1)
-    clean = spec.build().values(np.zeros((1, 64)), key=res.trace.seed)[0]
-    print(f"image {args.index} (label {label}), eps {args.eps}, strategy {strategy}")
-    print(f"margin z_y - max_other: clean {clean:.3f} -> attacked {res.fun:.3f} "
-          f"({'misclassified' if res.fun < 0 else 'still correct'})")
-    print(res.ledger.summary())
+    clf = TorchClassifier(digits_cnn)
+    x, y = digits_data("test")
+    idx, xs, ys = select_correct(clf, x, y, args.n)
+    score = run_campaign(clf, xs, ys, ThreatModel("linf", args.eps), strategy=args.strategy,
+                         queries=args.queries, seed=args.seed, backend=args.backend,
+                         indices=list(idx))
+    label = run_campaign(LabelOnly(clf), xs, ys, ThreatModel("l2", args.l2), strategy="hsja",
+                         queries=args.queries, seed=args.seed, backend=args.backend,
+                         indices=list(idx))
+    print(format_table([(f"{args.strategy} (scores, L-inf {args.eps})",
+                         summarize(score["rows"], "linf")),
+                        (f"hsja (labels only, L2 {args.l2})", summarize(label["rows"], "l2"))],
+                       [score["seconds"], label["seconds"]]))
 
 
 if __name__ == "__main__":

@@ -100,3 +100,24 @@ def test_demo_campaign_on_the_digits_cnn(tmp_path):
     rep = demo_campaign(tmp_path / "demo", quick=True)
     assert rep["images"] == 5 and rep["success_rate"] >= 0.6
     assert (tmp_path / "demo" / "grid.png").exists()
+
+
+@pytest.mark.ray
+def test_campaign_on_ray_equals_the_local_campaign(tmp_path):
+    pytest.importorskip("ray")
+    from apps.attacks.classifiers import TorchClassifier
+    from apps.attacks.campaign import select_correct
+    from oracles.digits import digits_cnn, digits_data
+
+    x, y = digits_data("test")
+    clf = TorchClassifier(digits_cnn)
+    idx, xs, ys = select_correct(clf, x, y, 3)
+    kw = dict(strategy="zo_signsgd", queries=300, seed=2, indices=list(idx))
+    local = run_campaign(clf, xs, ys, ThreatModel("linf", 0.15), **kw)
+    ray_run = run_campaign(clf, xs, ys, ThreatModel("linf", 0.15), backend="ray",
+                           out=tmp_path, max_in_flight=2, **kw)
+    keep = ("index", "adversarial", "queries", "x_adv")
+    assert [{k: r[k] for k in keep} for r in ray_run["rows"]] == \
+        [{k: r[k] for k in keep} for r in local["rows"]]
+    assert len((tmp_path / "rows.jsonl").read_text().splitlines()) == 3
+    assert len(list((tmp_path / "journals").iterdir())) == 3  # one journal per image
