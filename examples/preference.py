@@ -36,7 +36,7 @@ def main(argv=None) -> int:
     person = SimulatedRater(utility, temperature=a.temperature, position_bias=0.02,
                             inconsistency=0.02)
     x0 = np.zeros(a.dim)
-    strategy = {"name": "zo_ranksgd", "m": 10, "k": 5, "mu": 0.2, "adapt_eta": False}
+    strategy = {"name": "zo_ranksgd", "m": 10, "k": 5, "mu": 0.2, "adapt_lr": False}
     res = minimize(person, strategy, x0, seed=a.seed, budget=Budget(max_queries=budget),
                    space=Box(-1.0, 1.0, a.dim), progress=True)
     r0, r1 = utility.regret(x0), utility.regret(res.x)

@@ -228,7 +228,7 @@ class Person:
 
 
 def test_a_resumed_run_replays_answers_and_asks_nothing_twice(tmp_path):
-    strategy = {"name": "zo_ranksgd", "m": 4, "k": 2, "mu": 0.2, "adapt_eta": False}
+    strategy = {"name": "zo_ranksgd", "m": 4, "k": 2, "mu": 0.2, "adapt_lr": False}
     target = np.array([0.5, -0.3])
     runs = []
     for steps in (4, 7):

@@ -71,7 +71,7 @@ def test_a_scripted_person_improves_the_hidden_utility(browser, tmp_path):
                     announce=lambda url: None)
     out: dict = {}
     run = threading.Thread(target=lambda: out.setdefault("res", minimize(
-        h, {"name": "zo_ranksgd", "m": 6, "k": 2, "mu": 0.2, "adapt_eta": False},
+        h, {"name": "zo_ranksgd", "m": 6, "k": 2, "mu": 0.2, "adapt_lr": False},
         np.zeros(3), seed=1, budget=Budget(max_steps=14), space=Box(-1.0, 1.0, 3),
         progress=False)), daemon=True)
     run.start()

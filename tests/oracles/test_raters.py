@@ -87,7 +87,7 @@ def test_target_utility_regret():
 def test_zo_ranksgd_learns_from_a_noisy_biased_rater():
     u = TargetUtility(10, seed=0)
     r = SimulatedRater(u, temperature=0.05, position_bias=0.05, inconsistency=0.05)
-    res = minimize(r, {"name": "zo_ranksgd", "m": 10, "k": 5, "mu": 0.2, "adapt_eta": False},
+    res = minimize(r, {"name": "zo_ranksgd", "m": 10, "k": 5, "mu": 0.2, "adapt_lr": False},
                    np.zeros(10), seed=0, budget=Budget(max_steps=60), space=Box(-1.0, 1.0, 10),
                    progress=False)
     assert u.regret(res.x) < 0.2 * u.regret(np.zeros(10))
