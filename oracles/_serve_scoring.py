@@ -34,6 +34,7 @@ class _Node:
     leaves: list[int] = field(default_factory=list)
     kv: Any = None
     lps: list[float | None] = field(default_factory=list)
+    next_lp: Any = None  # log-probabilities of the token after the node (kept for children)
 
 
 class PrefixCache:
@@ -123,11 +124,11 @@ def _slice(kv: KV, n: int) -> KV:
 
 
 def _forward(model: Any, jobs: list[tuple[KV | None, int, list[int]]], keep: list[bool]
-             ) -> list[tuple[KV | None, list[float]]]:
+             ) -> list[tuple[KV | None, list[float], Any]]:
     """One batched forward pass: each job extends its past (``p`` positions) by ``new`` tokens.
 
-    Returns, per job, the KV of past + new (when ``keep``) and the log-probabilities of
-    ``new[1:]``."""
+    Returns, per job, the KV of past + new and the next token's log-probabilities (when
+    ``keep``), and the log-probabilities of ``new[1:]``."""
     import torch
     from transformers import DynamicCache
 
@@ -156,16 +157,17 @@ def _forward(model: Any, jobs: list[tuple[KV | None, int, list[int]]], keep: lis
         out = model(input_ids=ids, attention_mask=mask, position_ids=pos, cache=cache,
                     use_cache=True)
     lp = torch.log_softmax(out.logits.float(), dim=-1)
-    results: list[tuple[KV | None, list[float]]] = []
+    results: list[tuple[KV | None, list[float], Any]] = []
     pkv = out.cache
     for i, (_, p, new) in enumerate(jobs):
         n = len(new)
         got = lp[i, torch.arange(n - 1), ids[i, 1:n]].tolist() if n > 1 else []
-        kv = None
+        kv, last = None, None
         if keep[i]:
             kv = [(layer.keys[i, :, P - p:P + n], layer.values[i, :, P - p:P + n])
                   for layer in pkv.layers]
-        results.append((kv, got))
+            last = lp[i, n - 1].clone()
+        results.append((kv, got, last))
     return results
 
 
@@ -175,16 +177,22 @@ def _plan(node: _Node, parent: _Node, seqs: Sequence[Sequence[int]], cache: Pref
     when the cache already holds the whole node. ``off``: root positions before the text."""
     s = seqs[node.ref]
     kv, b, lps = parent.kv, parent.end, parent.lps
+    nxt = parent.next_lp
+    if nxt is not None and not node.children and node.end == b + 1:  # a one-token leaf: free
+        node.lps = list(lps) + [float(nxt[s[b]])]
+        return None
     if cache is not None:
         hit, r = cache.lookup(s[:node.end])
         if hit is not None and r > b:
             cache.hits, cache.hit_tokens = cache.hits + 1, cache.hit_tokens + r - b
-            kv, b, lps = hit[0], r, hit[1]
+            kv, b, lps, nxt = hit[0], r, hit[1], None
     if b == node.end:
         node.kv, node.lps = (_slice(kv, off + b) if node.children else None), list(lps[:b])
         return None
     if b == 0:  # nothing before: the first token has no log-probability
         return None, 0, list(s[:node.end]), [None]
+    if nxt is not None:  # the parent's last position predicts the first token
+        return kv, off + b, list(s[b:node.end]), list(lps[:b]) + [float(nxt[s[b]])]
     return _slice(kv, off + b - 1), off + b - 1, list(s[b - 1:node.end]), list(lps[:b])
 
 
@@ -213,22 +221,26 @@ def score_sequences(model: Any, seqs: Sequence[Sequence[int]], *, cache: PrefixC
         start = 0
         while start < len(order):
             chunk = [order[start]]
+            n_max, p_max = len(jobs[order[start]][2]), jobs[order[start]][1]
             while start + len(chunk) < len(order):
                 j = jobs[order[start + len(chunk)]]
-                if (len(chunk) + 1) * (j[1] + len(j[2])) > max_tokens:
+                n_max, p_max = max(n_max, len(j[2])), max(p_max, j[1])
+                if (len(chunk) + 1) * n_max > max_tokens or \
+                        (len(chunk) + 1) * p_max > 16 * max_tokens:
                     break
                 chunk.append(order[start + len(chunk)])
             keep = [bool(nodes[i].children) for i in chunk]
             res = _forward(model, [jobs[i][:3] for i in chunk], keep)
-            for i, (kv, got) in zip(chunk, res):
+            for i, (kv, got, last) in zip(chunk, res):
                 node, (_, p, new, known) = nodes[i], jobs[i]
                 node.lps = known + got
-                node.kv = kv
+                node.kv, node.next_lp = kv, last
                 if kv is not None and use_cache is not None:
                     use_cache.put(seqs[node.ref][:node.end], kv, node.lps)
             start += len(chunk)
         nxt = []
         for parent, node in level:
+            parent.kv = parent.next_lp = None  # all its children are done
             for i in node.leaves:
                 out[i] = list(node.lps)
             nxt += [(node, c) for c in node.children]
