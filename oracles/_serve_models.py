@@ -58,6 +58,7 @@ class SmolLM2Backend:
         self.hidden = int(self.model.config.hidden_size)
         self.cache = PrefixCache(cache_tokens)
         self.lock = threading.Lock()
+        self.batch_window = 0.02  # seconds the server waits to batch requests sent together
 
     def generate(self, prompt: str, max_tokens: int, soft: Any, top: int
                  ) -> tuple[str, list[dict[str, float]]]:

@@ -297,6 +297,7 @@ class _Batcher:
 
     def __init__(self, backend: Any) -> None:
         self.backend = backend
+        self.window = float(getattr(backend, "batch_window", 0.0))  # s to gather a batch
         self.pending: list[tuple[list[str], Any, asyncio.Future[Any]]] = []
         self.running = False
         self.batches = 0
@@ -312,6 +313,8 @@ class _Batcher:
     async def _drain(self) -> None:
         try:
             while self.pending:
+                if self.window:
+                    await asyncio.sleep(self.window)  # requests sent together arrive together
                 batch, self.pending = self.pending, []
                 groups: dict[bytes, list[int]] = {}
                 for j, (_, soft, _) in enumerate(batch):
