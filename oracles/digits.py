@@ -72,8 +72,9 @@ def cache_dir() -> Path:
 def _train(seed: int, epochs: int = 12, batch: int = 128) -> DigitsCNN:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny layers: one thread is fastest, and fair on shared cores
-    try:
-        return _fit(seed, epochs, batch)
+    try:  # the first call may come from a caller in inference mode: training needs autograd
+        with torch.inference_mode(False), torch.enable_grad():
+            return _fit(seed, epochs, batch)
     finally:
         torch.set_num_threads(threads)
 

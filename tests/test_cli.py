@@ -74,6 +74,9 @@ def test_demo_quick_runs_and_writes_the_plot(tmp_path, capsys):
     assert "cbo-rastrigin-20d" in out and "zo_sgd-quadratic-50d" in out
     assert (tmp_path / "convergence.png").stat().st_size > 5000
     assert (tmp_path / "cbo-rastrigin-20d" / "journal.jsonl").exists()
+    assert "zo_signsgd" in out and (tmp_path / "attack" / "grid.png").stat().st_size > 5000
+    report = json.loads((tmp_path / "attack" / "report.json").read_text())
+    assert len(report["rows"]) == 5 and 0.0 <= report["success_rate"] <= 1.0
 
 
 def test_bench_writes_json_for_every_module(tmp_path, capsys):
