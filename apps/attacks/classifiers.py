@@ -18,7 +18,7 @@ from typing import Any, Callable
 import numpy as np
 from numpy.typing import NDArray
 
-from blackbox.errors import ConfigError, OracleDecodeError
+from blackbox.errors import ConfigError, OracleDecodeError, OracleHTTPError
 from oracles.serve_classifier import softmax64  # the served endpoint's own function
 
 __all__ = ["CallableClassifier", "HTTPClassifier", "LabelOnly", "TorchClassifier",
@@ -151,7 +151,8 @@ class HTTPClassifier:
     ``rpm`` pacing, the run's ledger); ``rows_per_request`` inputs per request, sent
     concurrently. A request that still fails after its retries gives NaN rows (a failure in the
     ledger, never a lost campaign); a 200 response that is not the expected JSON raises
-    :class:`~blackbox.errors.OracleDecodeError` naming the problem.
+    :class:`~blackbox.errors.OracleDecodeError` naming the problem, and a refused request
+    (400, 403, 404: it would fail every time) raises :class:`~blackbox.errors.OracleHTTPError`.
     """
 
     def __init__(self, base_url: str, *, label_only: bool = False, rows_per_request: int = 1024,
@@ -169,8 +170,10 @@ class HTTPClassifier:
         bodies = [{"inputs": x[a:a + self.rows].tolist(), "output": field}
                   for a in range(0, len(x), self.rows)]
         answers = self.client.map("/classify", bodies)
-        for a in answers:
-            if isinstance(a, OracleDecodeError):
+        for a in answers:  # a garbage answer or a refused request fails every time: say so
+            if isinstance(a, OracleDecodeError) or (
+                    isinstance(a, OracleHTTPError) and a.status is not None
+                    and 400 <= a.status < 500 and a.status not in (408, 409, 425, 429)):
                 raise a
         return answers
 

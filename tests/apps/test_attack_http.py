@@ -15,7 +15,7 @@ import pytest
 from apps.attacks.campaign import run_campaign, select_correct
 from apps.attacks.classifiers import HTTPClassifier, LabelOnly, TorchClassifier
 from apps.attacks.threat import ThreatModel
-from blackbox.errors import OracleDecodeError
+from blackbox.errors import OracleDecodeError, OracleHTTPError
 
 pytestmark = pytest.mark.http
 
@@ -111,3 +111,7 @@ def test_endpoint_garbage_and_bad_requests_are_one_line_errors(served):
     failing = HTTPClassifier("http://127.0.0.1:9/v1", max_retries=1, backoff=(0.001, 0.001),
                              transport=httpx.MockTransport(lambda r: httpx.Response(500)))
     assert np.isnan(failing.probs(np.zeros((2, 64)))).all()  # a failure, not a lost campaign
+    refused = HTTPClassifier("http://127.0.0.1:9/v1", transport=httpx.MockTransport(
+        lambda r: httpx.Response(400, json={"error": {"message": "inputs do not fit"}})))
+    with pytest.raises(OracleHTTPError, match="HTTP 400"):
+        refused.labels(np.zeros((1, 64)))
