@@ -83,3 +83,27 @@ def test_bad_prompt_lists_are_400(server):
 def test_cache_route_reports_and_resizes(server):
     r = httpx.get(server.url + "/cache", timeout=5).json()
     assert set(r) >= {"tokens", "max_tokens", "hits", "batches"}
+
+
+def test_requests_waiting_together_are_scored_in_one_batch_per_soft_prompt():
+    import asyncio
+
+    from oracles.serve import _Batcher
+
+    class Backend:
+        calls: list = []
+
+        def score_many(self, texts, soft):
+            self.calls.append((list(texts), soft))
+            return [(t, soft) for t in texts]
+
+    b = Backend()
+    batcher = _Batcher(b)
+
+    async def go():
+        return await asyncio.gather(batcher.score(["a", "b"], None), batcher.score(["c"], None),
+                                    batcher.score(["d"], [[1.0]]), batcher.score(["e"], None))
+
+    out = asyncio.run(go())
+    assert out == [[("a", None), ("b", None)], [("c", None)], [("d", [[1.0]])], [("e", None)]]
+    assert b.calls == [(["a", "b", "c", "e"], None), (["d"], [[1.0]])] and batcher.batches == 2
