@@ -120,14 +120,15 @@ def _loop(run: _Run, ev: Any) -> tuple[Any, dict[str, bool]]:
             if stop:
                 return state, stop
             query, asked = strategy.ask(state)
+            n = query.points.shape[0]
             left = room(budget, c, reserve)
-            if left is not None and query.n > left:
+            if left is not None and n > left:
                 _spend_rest(run, ev, query, left)
                 return state, {"max_queries": True}
             feedback = _answer(run, ev, query)
             state, metrics = strategy.tell(asked, query, feedback)
             c.nit += 1
-            c.nfev += query.n
+            c.nfev += n
             if cost:
                 c.cost = run.ledger.cost
             info = StepInfo(c.nit, c.nfev, run.sign * best.f, best.x, metrics,
@@ -147,10 +148,11 @@ def _answer(run: _Run, ev: Any, query: Query) -> Feedback:
         raw = ev.evaluate(Query(query.points, query.key, "values", tag=query.tag))
         run.best.observe(query.points, raw if run.sign > 0 else -raw)
         return Ranking(rank_by_values(raw, query.groups, query.top, ev.sense))
-    failures = ev.stats.failures
+    stats = ev.stats
+    failures = stats.failures
     raw = ev.evaluate(query)
     # no new failure counted: every value is finite (record() counts non-finite ones)
-    clean = not run.journaled and ev.stats.failures == failures
+    clean = stats.failures == failures and not run.journaled
     vals = raw if run.sign > 0 else -raw
     run.best.observe(query.points, vals, clean=clean)
     return Values(vals, clean)
