@@ -11,7 +11,8 @@ counts as a failure on it. Rows:
 
 * ours, score-based L-inf: ``zo_signsgd`` (coordinate differences) at eps 0.2 and 0.1, the
   Gaussian-direction variant at 0.2, ``fw_black`` at 0.2;
-* ours, hard-label L2: ``hsja`` with caps 2,000 and 10,000, stopped at L2 <= 1.0;
+* ours, hard-label L2: ``hsja`` with caps 2,000 and 10,000, stopped at L2 <= 1.0, and once
+  more run to the 10,000 cap (its minimum-norm distances, as HopSkipJump's);
 * ART: ``SquareAttack`` (L-inf 0.2 and 0.1; ``max_iter = cap / 2``: each iteration predicts
   twice), ``ZooAttack`` (L2-penalised, 64 coordinates per
   step), ``HopSkipJump`` (label-only L2; its best image at each cap, from one run resumed
@@ -41,8 +42,8 @@ TARGETS = {
     # hard-label: success at L2 <= 1.0 >= HopSkipJump's at both caps
     "compare.hsja_vs_art_small_cap.success_gap": (">=", 0.0),  # cap 2,000 (quick: 200)
     "compare.hsja_vs_art_full_cap.success_gap": (">=", 0.0),  # cap 10,000 (quick: 500)
-    # ... with median L2 within 1.2x of HopSkipJump's
-    "compare.hsja_vs_art_full_cap.median_l2_ratio": ("<=", 1.2),
+    # ... with median L2 within 1.2x of HopSkipJump's (both run to the cap)
+    "compare.hsja_vs_art_full_cap.median_l2_ratio_to_the_cap": ("<=", 1.2),
 }
 
 
@@ -174,6 +175,10 @@ def run(quick: bool = False, n: int | None = None) -> dict[str, Any]:
         f"ours hsja l2 (cap {hs_caps[0]})": (
             lambda: _ours("hsja", xs, ys, idx, "l2", 1.0, hs_caps[0]), hs_caps[0]),
         f"ours hsja l2 (cap {cap})": (lambda: _ours("hsja", xs, ys, idx, "l2", 1.0, cap), cap),
+        # the same attack run to the cap (no stop at L2 <= 1.0): its minimum-norm distances,
+        # comparable with HopSkipJump's, which always runs to the cap
+        f"ours hsja l2 (cap {cap}, to the cap)": (
+            lambda: _ours("hsja", xs, ys, idx, "l2", 1e-6, cap), cap),
         "ART SquareAttack linf 0.2": (lambda: _art_rows(lambda c: SquareAttack(
             c, norm=np.inf, eps=0.2, max_iter=cap // 2, nb_restarts=1, batch_size=1,
             verbose=False),
@@ -228,6 +233,9 @@ def _compare(rows: dict[str, Any], caps: tuple[int, int]) -> dict[str, Any]:
         out[f"hsja_vs_art_{tag}"] = {
             "success_gap": mine["success_l2_1.0"] - art["success_l2_1.0"],
             "median_l2_ratio": _ratio(mine["median_l2"], art["median_l2"])}
+    full = rows[f"ours hsja l2 (cap {caps[1]}, to the cap)"]
+    out["hsja_vs_art_full_cap"]["median_l2_ratio_to_the_cap"] = _ratio(
+        full["median_l2"], rows[f"ART HopSkipJump l2 (cap {caps[1]})"]["median_l2"])
     return out
 
 
