@@ -72,7 +72,7 @@ def _cli_lines() -> list[str]:
             raw = raw.split(" #")[0].strip()
             raw = re.sub(r"^(\w+=\S+\s+)+", "", raw)  # leading VAR=value
             if raw.startswith((".venv/bin/blackbox ", "blackbox ")):
-                lines.append(raw.split("blackbox ", 1)[1].split("&&")[0].strip())
+                lines.append(raw.split("blackbox ", 1)[1].split("&&")[0].strip().rstrip("&").strip())
     return lines
 
 
