@@ -80,11 +80,25 @@ class NevergradState(StrategyState):
 
 
 class _quiet(warnings.catch_warnings):
-    """Silence nevergrad 1.0.12's NumPy deprecation warnings (thousands per NGOpt run)."""
+    """Silence third-party chatter that says nothing to our users (thousands of lines per run).
+
+    nevergrad 1.0.12's NumPy deprecation warnings, and pycma's warnings on bounded spaces: its
+    ``InjectionWarning`` ("orphanated injected solution", raised when nevergrad hands CMA a
+    population differently from how CMA asked for it, e.g. several asks per generation) and the
+    ``BoxConstraintsLinQuadTransformation`` notes ("elements of z2[k] are larger than 55",
+    overflow in ``exp``) about points far outside the box, which CMA maps back inside itself.
+    """
 
     def __enter__(self) -> Any:
         out = super().__enter__()
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"nevergrad\.")
+        warnings.filterwarnings("ignore", module=r"cma(\.|$)")
+        try:
+            from cma.evolution_strategy import InjectionWarning
+        except ImportError:  # pragma: no cover - cma is a nevergrad dependency
+            pass
+        else:
+            warnings.filterwarnings("ignore", category=InjectionWarning)
         return out
 
 

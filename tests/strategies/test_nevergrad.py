@@ -180,3 +180,29 @@ def test_baselines_benchmark_smoke():
             assert row["runs"] == 1 and "errors" not in row and np.isfinite(row["median_final"])
             assert row["success_rate"] in (0.0, 1.0)
     assert "ng_CMA" in baselines.format_table(out)
+
+
+def test_a_bounded_run_prints_no_cma_warnings():
+    """Item 11: on a bounded space NGOpt runs a portfolio of CMAs that tell each other's points
+    (pycma's InjectionWarning, "orphanated injected solution") and a rescaled CMA whose points
+    leave the box (pycma's "elements of z2[k] are larger than 55"): none reaches the user."""
+    import warnings
+
+    from cma.evolution_strategy import InjectionWarning
+
+    from oracles.functions import Sphere
+    from strategies.nevergrad import _quiet
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with _quiet():
+            warnings.warn("orphanated injected solution", InjectionWarning)
+            warnings.warn_explicit("elements of z2[k] are larger than 55", UserWarning,
+                                   "cma/transformations.py", 816, module="cma.transformations")
+            warnings.warn_explicit("overflow encountered in exp", RuntimeWarning,
+                                   "cma/transformations.py", 822, module="cma.transformations")
+        d = 10  # the optimum lies outside the box
+        minimize(Sphere(dim=d, shift=-8.0), {"name": "nevergrad", "optimizer": "CMA"},
+                 np.ones(d), space=Box(-5.0, 5.0, dim=d), budget=500, seed=0,
+                 progress=False, keep_trace=False)
+    assert not caught, [str(w.message)[:80] for w in caught]
