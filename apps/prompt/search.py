@@ -25,7 +25,9 @@ __all__ = ["Evaluator", "PointOracle", "bdpl", "random_candidates", "run_strateg
 
 @dataclass
 class Evaluator:
-    """Training cross-entropy of candidates, memoised, with the best-so-far trace."""
+    """Training cross-entropy of candidates (the value the methods minimise), memoised, and the
+    incumbent: the most accurate candidate on the training examples, ties broken by the lower
+    cross-entropy (cross-entropy alone favours well-calibrated but less accurate prompts)."""
 
     scorer: Scorer
     examples: Sequence[Example]
@@ -34,7 +36,9 @@ class Evaluator:
     seen: dict[Hashable, float] = field(default_factory=dict)
     cands: dict[Hashable, Any] = field(default_factory=dict)
     trace: list[tuple[int, float, Hashable]] = field(default_factory=list)  # calls, best, key
-    best: tuple[float, Hashable | None] = (math.inf, None)
+    best: tuple[float, Hashable | None] = (math.inf, None)  # cross-entropy of the incumbent
+    rank: tuple[float, float] = (-math.inf, -math.inf)  # (accuracy, -cross-entropy)
+    accuracy: dict[Hashable, float] = field(default_factory=dict)
 
     @property
     def calls(self) -> int:
@@ -53,10 +57,10 @@ class Evaluator:
         if todo:
             lp = self.scorer.logprobs([cands[i] for _, i in todo], self.examples)
             for (k, i), row in zip(todo, lp):
-                ce, _ = metrics(row, self.examples)
-                self.seen[k], self.cands[k] = ce, cands[i]
-                if ce < self.best[0]:  # NaN never wins
-                    self.best = (ce, k)
+                ce, acc = metrics(row, self.examples)
+                self.seen[k], self.cands[k], self.accuracy[k] = ce, cands[i], acc
+                if np.isfinite(ce) and (acc, -ce) > self.rank:  # NaN never wins
+                    self.best, self.rank = (ce, k), (acc, -ce)
                 self.trace.append((self.calls, self.best[0], self.best[1]))
                 if self.progress is not None:
                     self.progress.update(self.calls, self.best[0])

@@ -203,6 +203,7 @@ def _report(s: Settings, task: PromptTask, methods: list[Method], test: dict[str
         "api_calls": tuned.ev.calls if tuned.ev else 0,
         "api_calls_per_method": {m.name: (m.ev.calls if m.ev else 0) for m in methods},
         "train_cross_entropy": {m.name: (m.ev.best[0] if m.ev else None) for m in methods},
+        "train_accuracy": {m.name: (m.ev.rank[0] if m.ev else None) for m in methods},
         "seconds_per_method": {m.name: m.seconds for m in methods},
         "requests_sent": sent, "cache_hits": hits, "tokens": tokens,
         "seconds": seconds, "tuned_prompt": prompt,
