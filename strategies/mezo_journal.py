@@ -3,13 +3,13 @@
 A MeZO step is determined by its key (``Key(seed).fold_in(t)``) and its projected gradients, so
 the journal holds a header (the configuration, the trainable tensors' names, shapes and dtypes,
 and a fingerprint of the initial weights) and then ``{t, loss, pg, forwards, move, skipped}`` per
-step, flushed as it is written: a killed run loses at most the step in flight. Resuming needs the
-module at its initial weights (checked against the fingerprint); a torn last line is cut off.
+step. It is the core's log format (:class:`blackbox.journal.JsonlLog`: header check, one record
+flushed per step, so a killed run loses at most the step in flight, and a torn last line cut
+off). Resuming needs the module at its initial weights (checked against the fingerprint).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from blackbox.errors import JournalMismatchError
-from blackbox.journal import read_records
+from blackbox.journal import JsonlLog
 
 __all__ = ["MeZOJournal", "MeZOStep", "fingerprint"]
 
@@ -54,43 +54,31 @@ class MeZOJournal:
 
     def __init__(self, path: str | os.PathLike[str], header: dict[str, Any], params: list[Any]) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        header = {"type": "header", **header, "fingerprint": fingerprint(params)}
-        self.records: list[Any] = []
-        if self.path.exists() and self.path.stat().st_size:
-            old, recs, good = read_records(self.path)
-            if old is None:
-                raise JournalMismatchError(f"{self.path} is not a MeZO journal (no header line)")
-            for k in sorted(set(old) | set(header)):
-                if k != "fingerprint" and old.get(k) != header.get(k):
-                    raise JournalMismatchError(
-                        f"{self.path} was written by another MeZO run: {k} is {old.get(k)!r} there, "
-                        f"{header.get(k)!r} here"
-                    )
-            if not _same_fingerprint(old.get("fingerprint", []), header["fingerprint"]):
+        header = {**header, "fingerprint": fingerprint(params)}
+        fields = [k for k in header if k != "fingerprint"]
+        self._log = JsonlLog(self.path, header, fields, hint="use a new journal file",
+                             name=f"MeZO journal {self.path}")
+        old = self._log.old_header
+        self.records: list[MeZOStep] = []
+        try:
+            if old is not None and not _same_fingerprint(old.get("fingerprint", []),
+                                                         header["fingerprint"]):
                 raise JournalMismatchError(
                     f"{self.path}: the module's weights differ from the run's initial weights; "
-                    "load the weights the run started from, then resume"
-                )
-            for i, r in enumerate(recs):
+                    "load the weights the run started from, then resume")
+            for i, r in enumerate(self._log.records):
                 if r.get("t") != i:
                     raise JournalMismatchError(f"{self.path}: step record {i} has t={r.get('t')}")
-                self.records.append(MeZOStep(int(r["t"]), float(r["loss"]), tuple(float(g) for g in r["pg"]),
-                                             int(r["forwards"]), int(r["move"]), bool(r["skipped"])))
-            with open(self.path, "r+b") as fh:  # cut a torn tail
-                fh.truncate(good)
-            self._fh = open(self.path, "a", encoding="utf-8")
-        else:
-            self._fh = open(self.path, "w", encoding="utf-8")
-            self._write(header)
-
-    def _write(self, obj: dict[str, Any]) -> None:
-        self._fh.write(json.dumps(obj) + "\n")
-        self._fh.flush()
+                self.records.append(MeZOStep(int(r["t"]), float(r["loss"]),
+                                             tuple(float(g) for g in r["pg"]), int(r["forwards"]),
+                                             int(r["move"]), bool(r["skipped"])))
+        except BaseException:
+            self._log.close()
+            raise
 
     def append(self, rec: Any) -> None:
-        self._write({"t": rec.t, "loss": rec.loss, "pg": list(rec.projected_grads),
-                     "forwards": rec.forwards, "move": rec.move, "skipped": rec.skipped})
+        self._log.append({"t": rec.t, "loss": rec.loss, "pg": list(rec.projected_grads),
+                          "forwards": rec.forwards, "move": rec.move, "skipped": rec.skipped})
 
     def close(self) -> None:
-        self._fh.close()
+        self._log.close()
