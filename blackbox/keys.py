@@ -24,6 +24,7 @@ References:
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -117,6 +118,29 @@ class Key:
         words = _array([self.seed, self.path], _U64)
         return _Generator(_Philox(_Words(words), counter=_COUNTER0))
 
+    def draw(self) -> np.random.Generator:
+        """The stream of :meth:`numpy` on a generator this thread reuses, re-keyed (about 10x
+        cheaper than a fresh one, for hot per-step draws). Use it at once: the next ``draw()`` in
+        this thread re-keys it, so never keep it.
+
+        Examples:
+            >>> a = Key(5).fold_in(2).draw().standard_normal(3)
+            >>> bool((a == Key(5).fold_in(2).numpy().standard_normal(3)).all())
+            True
+        """
+        try:
+            gen, state, bits = _LOCAL.draw
+        except AttributeError:
+            gen = self.numpy()
+            bits = gen.bit_generator
+            state = {"bit_generator": "Philox", "state": {"counter": (0, 0, 0, 0), "key": None},
+                     "buffer": (0, 0, 0, 0), "buffer_pos": 4, "has_uint32": 0, "uinteger": 0}
+            _LOCAL.draw = gen, state, bits
+        # the whole Philox state: counter 0, empty buffer, this key (Philox's own state setter)
+        state["state"]["key"] = (self.seed, self.path)
+        bits.state = state
+        return gen
+
     def integer(self) -> int:
         """A 63-bit integer determined by this key (e.g. a seed for another library)."""
         return _mix(self.path ^ _mix(self.seed)) >> 1
@@ -155,6 +179,7 @@ class Key:
         return f"Key(seed={self.seed}, path=0x{self.path:016x}{off})"
 
 
+_LOCAL = threading.local()  # per thread: the generator Key.draw re-keys
 _SET_SEED, _SET_PATH, _SET_OFFSET = (Key.__dict__[n].__set__ for n in Key.__slots__)
 _array, _U64, _Generator, _Philox = np.array, np.uint64, np.random.Generator, np.random.Philox
 

@@ -88,8 +88,9 @@ def directions(kind: str, gen: np.random.Generator, q: int, d: int,
 
 
 def from_key(kind: str, key: Any, q: int, d: int, mask: NDArray[np.int64] | None = None) -> Array:
-    """:func:`directions` drawn from ``key.numpy()`` (a :class:`~blackbox.keys.Key`)."""
-    return directions(kind, key.numpy(), q, d, mask)
+    """:func:`directions` drawn from ``key``'s stream (a :class:`~blackbox.keys.Key`; drawn at
+    once from :meth:`~blackbox.keys.Key.draw`, the stream of ``key.numpy()``)."""
+    return directions(kind, key.draw(), q, d, mask)
 
 
 def perturb(x: Array, U: Array, mu: float, difference: str) -> Array:
