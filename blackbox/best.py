@@ -29,6 +29,7 @@ class Best:
     Examples:
         >>> b = Best(np.zeros(2))
         >>> b.observe(np.array([[1.0, 1.0], [2.0, 2.0]]), np.array([3.0, float("nan")]))
+        (0, 3.0)
         >>> b.f, b.value_at(np.array([1.0, 1.0])), b.value_at(np.array([2.0, 2.0]))
         (3.0, 3.0, None)
     """
@@ -41,8 +42,10 @@ class Best:
         self.last: tuple[Array, Array] | None = None
         self.seen = 0
 
-    def observe(self, points: Array, values: Array, told: bool = True, clean: bool = False) -> None:
-        """See a batch's values; ``told``: the strategy is told them; ``clean``: all finite."""
+    def observe(self, points: Array, values: Array, told: bool = True,
+                clean: bool = False) -> tuple[int, float]:
+        """See a batch's values; ``told``: the strategy is told them; ``clean``: all finite.
+        Returns the batch's best ``(index, value)`` (non-finite values read ``+inf``)."""
         self.seen += values.shape[0]
         v = values if clean else np.where(np.isfinite(values), values, np.inf)
         i = int(v.argmin())
@@ -53,6 +56,7 @@ class Best:
             if fi < self.told_f:
                 self.told_f, self.told_x = fi, points[i]
             self.last = (points, values)
+        return i, fi
 
     def value_at(self, x: Array) -> float | None:
         """The observed value at ``x`` (the best points or the last told batch), else ``None``."""

@@ -57,7 +57,7 @@ class Query:
             pts = np.array(pts, dtype=np.float64, ndmin=2)
             if pts.ndim != 2:
                 raise ConfigError(f"Query.points must be 2-d (n, d), got shape {pts.shape}")
-        pts.flags.writeable = False
+        pts.setflags(write=False)
         d = self.__dict__
         d["points"], d["key"], d["kind"], d["tag"] = pts, key, kind, tag
         d["meta"] = {} if meta is None else meta
@@ -96,15 +96,19 @@ class Values:
     """Value feedback: ``values`` ``(n,)`` float64, in the strategy's (minimizing) sense.
 
     ``finite=True`` promises that every value is finite (the runner knows it from the ledger's
-    failure count), so the strategy need not check again.
+    failure count), so the strategy need not check again; ``best``, when given, is
+    ``(i, values[i])`` for the smallest value (non-finite ones read ``+inf``), which the runner
+    has found already.
     """
 
     values: NDArray[np.float64]
     finite: bool = False
+    best: tuple[int, float] | None = None
 
-    def __init__(self, values: Any, finite: bool = False) -> None:
+    def __init__(self, values: Any, finite: bool = False,
+                 best: tuple[int, float] | None = None) -> None:
         d = self.__dict__
-        d["values"], d["finite"] = values, finite
+        d["values"], d["finite"], d["best"] = values, finite, best
 
     @staticmethod
     def check(raw: Any, n: int, who: str = "oracle") -> NDArray[np.float64]:

@@ -154,8 +154,7 @@ def _answer(run: _Run, ev: Any, query: Query) -> Feedback:
     # no new failure counted: every value is finite (record() counts non-finite ones)
     clean = stats.failures == failures and not run.journaled
     vals = raw if run.sign > 0 else -raw
-    run.best.observe(query.points, vals, clean=clean)
-    return Values(vals, clean)
+    return Values(vals, clean, run.best.observe(query.points, vals, clean=clean))
 
 
 def _spend_rest(run: _Run, ev: Any, query: Query, left: int) -> None:

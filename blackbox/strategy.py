@@ -183,28 +183,7 @@ class BaseStrategy(Generic[S], metaclass=_StrategyType):
 
     def tell(self, state: S, query: Query, feedback: Feedback | Any) -> tuple[S, dict[str, Any]]:
         if self.feedback == "values":
-            if isinstance(feedback, Ranking):
-                raise FeedbackError(f"{type(self).__name__} needs values, got a Ranking")
-            n = query.points.shape[0]
-            clean = type(feedback) is Values and feedback.finite  # the runner knows: no failures
-            vals = Values.check(feedback.values if isinstance(feedback, Values) else feedback, n, "feedback")
-            failures = 0
-            if not clean:  # (count_nonzero: 2x faster than .all() on small arrays)
-                finite = np.isfinite(vals)
-                failures = n - int(np.count_nonzero(finite))
-            if failures:  # failed evaluations read +inf, the worst value
-                vals = np.where(finite, vals, np.inf)
-                with np.errstate(invalid="ignore", over="ignore"):  # inf - inf in differences
-                    updates, metrics = self._tell(state, query, vals)
-            else:
-                updates, metrics = self._tell(state, query, vals)
-            if n:
-                i = int(vals.argmin())
-                v = float(vals[i])
-                if v < state.f_best and "x_best" not in updates:
-                    updates["x_best"], updates["f_best"] = query.points[i].copy(), v
-            if failures:
-                metrics["failures"] = failures
+            updates, metrics = self._tell_values(state, query, feedback)
         else:
             if isinstance(feedback, Values):
                 raise FeedbackError(f"{type(self).__name__} needs a Ranking, got Values")
@@ -213,6 +192,35 @@ class BaseStrategy(Generic[S], metaclass=_StrategyType):
         updates["step"] = state.step + 1
         updates["nfev"] = state.nfev + query.points.shape[0]
         return self._replace(state, updates), metrics
+
+    def _tell_values(self, state: S, query: Query, feedback: Any
+                     ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``_tell`` on the values (non-finite read ``+inf``), then the best point so far."""
+        n = query.points.shape[0]
+        clean, best = False, None
+        if type(feedback) is Values:  # the runner's: checked, maybe known finite, argmin known
+            vals, clean, best = feedback.values, feedback.finite, feedback.best
+            if not (type(vals) is np.ndarray and vals.dtype == np.float64 and vals.shape == (n,)):
+                vals, clean, best = Values.check(vals, n, "feedback"), False, None
+        elif isinstance(feedback, Ranking):
+            raise FeedbackError(f"{type(self).__name__} needs values, got a Ranking")
+        else:
+            raw = feedback.values if isinstance(feedback, Values) else feedback
+            vals = Values.check(raw, n, "feedback")
+        # (count_nonzero: 2x faster than .all() on small arrays)
+        failures = 0 if clean else n - int(np.count_nonzero(np.isfinite(vals)))
+        if failures:  # failed evaluations read +inf, the worst value
+            vals = np.where(np.isfinite(vals), vals, np.inf)
+            with np.errstate(invalid="ignore", over="ignore"):  # inf - inf in differences
+                updates, metrics = self._tell(state, query, vals)
+            metrics["failures"] = failures
+        else:
+            updates, metrics = self._tell(state, query, vals)
+        if n:
+            i, v = best if best is not None else _argmin(vals)
+            if v < state.f_best and "x_best" not in updates:
+                updates["x_best"], updates["f_best"] = query.points[i].copy(), v
+        return updates, metrics
 
     def recommend(self, state: S) -> Array:
         return state.x
@@ -233,20 +241,22 @@ class BaseStrategy(Generic[S], metaclass=_StrategyType):
     def _replace(state: S, updates: dict[str, Any]) -> S:
         """A copy of ``state`` with ``updates`` (arrays frozen); a cheap ``dataclasses.replace``."""
         for v in updates.values():
-            if type(v) is np.ndarray:
-                v.flags.writeable = False
-            elif type(v) is tuple:
+            t = type(v)
+            if t is np.ndarray:
+                v.setflags(write=False)
+            elif t is tuple and v:
                 freeze(v)
         try:
-            new = object.__new__(type(state))
-            d = new.__dict__
+            d = state.__dict__.copy()
         except AttributeError:  # a slotted state: take the general path
             return dataclasses.replace(state, **updates)
-        d.update(state.__dict__)
+        n = len(d)
         d.update(updates)
-        if len(d) != len(state.__dict__):
+        if len(d) != n:
             bad = sorted(set(updates) - set(state.__dict__))
             raise TypeError(f"{type(state).__name__} has no field {bad[0]!r}")
+        new = _new(type(state))
+        _set(new, "__dict__", d)  # (a frozen dataclass: object's own setattr)
         return new
 
     def _init(self, x0: Array, key: Key) -> S:  # pragma: no cover - abstract
@@ -259,6 +269,14 @@ class BaseStrategy(Generic[S], metaclass=_StrategyType):
         self, state: S, query: Query, feedback: Any
     ) -> tuple[dict[str, Any], dict[str, Any]]:  # pragma: no cover
         raise NotImplementedError
+
+
+_new, _set = object.__new__, object.__setattr__
+
+
+def _argmin(vals: Array) -> tuple[int, float]:
+    i = int(vals.argmin())
+    return i, float(vals[i])
 
 
 def strategy_config(strategy: Any) -> dict[str, Any]:
