@@ -26,7 +26,7 @@ class Server:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "apps.cli", "serve", "--port", str(self.port), *flags],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        deadline = time.time() + 240
+        deadline = time.time() + 900  # the real model loads in minutes on a busy machine
         while time.time() < deadline:
             try:
                 if httpx.get(self.url + "/v1/models", timeout=1).status_code == 200:
