@@ -73,7 +73,7 @@ def _measure(method: str, cfg: dict[str, int], device: torch.device, steps: int)
     tokens = torch.randint(0, cfg["vocab"], (cfg["batch"], cfg["seq"] + 1), generator=gen).to(device)
     weights = sum(p.numel() * p.element_size() for p in model.parameters())
     if method.startswith("mezo"):
-        opt = MeZO(model, _loss, lr=1e-4, eps=1e-3, update="adam" if method == "mezo_adam" else "sgd")
+        opt = MeZO(model, _loss, lr=1e-4, mu=1e-3, update="adam" if method == "mezo_adam" else "sgd")
 
         def step() -> float:
             return opt.step(tokens).loss
