@@ -10,7 +10,7 @@ import numpy as np
 
 from blackbox.journal import decode_array, read_records
 
-__all__ = ["convergence_from_journal", "plot_convergence"]
+__all__ = ["convergence_from_journal", "plot_convergence", "save_figure"]
 
 
 def convergence_from_journal(directory: str | Path) -> tuple[np.ndarray, np.ndarray, str]:
@@ -50,10 +50,17 @@ def plot_convergence(
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
+    return save_figure(fig, path)
+
+
+def save_figure(fig: Any, path: str | Path, **savefig: Any) -> Path:
+    """Lay out ``fig``, write it to ``path`` (folders made as needed), close it; returns the path."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    fig.savefig(path, **savefig)
     plt.close(fig)
     return path
 

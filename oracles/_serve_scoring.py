@@ -232,7 +232,7 @@ def score_sequences(model: Any, seqs: Sequence[Sequence[int]], *, cache: PrefixC
             keep = [bool(nodes[i].children) for i in chunk]
             res = _forward(model, [jobs[i][:3] for i in chunk], keep)
             for i, (kv, got, last) in zip(chunk, res):
-                node, (_, p, new, known) = nodes[i], jobs[i]
+                node, known = nodes[i], jobs[i][3]
                 node.lps = known + got
                 node.kv, node.next_lp = kv, last
                 if kv is not None and use_cache is not None:

@@ -15,6 +15,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from blackbox.plot import save_figure
+
 __all__ = ["format_table", "plot_grid", "plot_success_curve", "summarize", "write_report"]
 
 
@@ -89,12 +91,7 @@ def plot_success_curve(curves: Sequence[tuple[str, Sequence[dict[str, Any]]]], c
     ax.set_ylim(0, 100)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_grid(originals: Sequence[Any], rows: Sequence[dict[str, Any]], path: str | Path,
@@ -113,12 +110,7 @@ def plot_grid(originals: Sequence[Any], rows: Sequence[dict[str, Any]], path: st
             ax.imshow(img.reshape(s, -1), cmap="gray", vmin=0, vmax=1)
             ax.set_title(title, fontsize=8, color="k" if i == 0 or r["success"] else "r")
             ax.axis("off")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def write_report(out: str | Path, campaign: dict[str, Any], originals: Sequence[Any],
