@@ -26,6 +26,8 @@ from blackbox.query import Query, Ranking, Values
 
 __all__ = ["LocalEvaluator", "evaluate_query", "make_evaluator", "record"]
 
+_clock, _isfinite, _ndarray, _F64 = time.perf_counter, math.isfinite, np.ndarray, np.dtype(np.float64)
+
 
 def evaluate_query(oracle: Any, query: Query) -> NDArray[Any]:
     """Answer ``query`` with ``oracle`` in-process and validate the answer's shape."""
@@ -70,21 +72,22 @@ class LocalEvaluator:
         self.own_rank = callable(getattr(oracle, "rank", None))
 
     def evaluate(self, query: Query) -> NDArray[Any]:
-        t0 = time.perf_counter()
+        t0 = _clock()
         if query.kind != "values" or not self.can_value:
             out = evaluate_query(self.oracle, query)
             record(self.stats, query, out, t0)
             return out
         # the hot path: one call, one shape check, record() written out
-        out = self.oracle.values(query.points, key=query.key)
-        n = query.points.shape[0]
-        if not (type(out) is np.ndarray and out.dtype == np.float64 and out.shape == (n,)):
+        points = query.points
+        out = self.oracle.values(points, key=query.key)
+        n = points.shape[0]
+        if not (out.__class__ is _ndarray and out.dtype is _F64 and out.shape == (n,)):
             out = Values.check(out, n, f"oracle {self.name!r}")
         stats = self.stats
-        stats.latency_s += time.perf_counter() - t0
+        stats.latency_s += _clock() - t0
         stats.queries += 1
         stats.points += n
-        if not math.isfinite(out.dot(out)):  # one cheap check: any NaN/inf (or overflow)
+        if not _isfinite(out.dot(out)):  # one cheap check: any NaN/inf (or overflow)
             stats.failures += n - int(np.count_nonzero(np.isfinite(out)))
         return out
 

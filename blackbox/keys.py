@@ -44,6 +44,14 @@ def _mix(z: int) -> int:
     return z ^ (z >> 31)
 
 
+def _mix_array(z: np.ndarray) -> np.ndarray:
+    """:func:`_mix` on a uint64 array (its arithmetic wraps modulo 2**64, like the mask)."""
+    z = z + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
 class _Words(ISeedSequence):
     """Hands Philox its two key words as they are (``Philox(key=...)`` derives the same stream
     but first draws OS entropy for a seed sequence it then discards: 5x slower)."""
@@ -94,6 +102,15 @@ class Key:
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9 & _MASK
         z = (z ^ (z >> 27)) * 0x94D049BB133111EB & _MASK
         return _child(self.seed, z ^ (z >> 31))
+
+    def fold_in_range(self, start: int, n: int) -> list[Key]:
+        """``[self.fold_in(i) for i in range(start, start + n)]``, mixed as one uint64 array (a
+        block of step keys for about a tenth of the cost of ``n`` calls)."""
+        i = (np.arange(n, dtype=np.uint64) + np.uint64((int(start) + self.offset) & _MASK))
+        z = _mix_array(i ^ np.uint64(0xD1B54A32D192ED03))
+        z = _mix_array(z ^ np.uint64(self.path))
+        seed = self.seed
+        return [_child(seed, p) for p in z.tolist()]
 
     def shifted(self, offset: int) -> Key:
         """This key seen from row ``offset`` of a batch: ``shifted(a).fold_in(i) == fold_in(a + i)``.

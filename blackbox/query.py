@@ -26,6 +26,7 @@ from blackbox.keys import Key
 __all__ = ["Feedback", "Query", "Ranking", "Values", "point_keys"]
 
 Kind = Literal["values", "ranking"]
+_F64 = np.dtype(np.float64)
 
 
 @dataclass(frozen=True, eq=False, init=False)
@@ -53,7 +54,7 @@ class Query:
                  top: int | None = None, tag: str = "", meta: dict[str, Any] | None = None) -> None:
         # written out (not the dataclass __init__): a query is built per step, so this is hot
         pts = points
-        if not (type(pts) is np.ndarray and pts.dtype == np.float64 and pts.ndim == 2):
+        if not (type(pts) is np.ndarray and pts.dtype is _F64 and pts.ndim == 2):
             pts = np.array(pts, dtype=np.float64, ndmin=2)
             if pts.ndim != 2:
                 raise ConfigError(f"Query.points must be 2-d (n, d), got shape {pts.shape}")

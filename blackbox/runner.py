@@ -109,31 +109,32 @@ class _Run:
 
 def _loop(run: _Run, ev: Any) -> tuple[Any, dict[str, bool]]:
     """ask -> fit to the budget -> evaluate -> tell -> notify; the last state and why it stopped."""
-    strategy, budget, best, c = run.strategy, run.budget, run.best, run.counters
+    budget, best, c, observers, sign = run.budget, run.best, run.counters, run.observers, run.sign
+    ask, tell, clock, t0 = run.strategy.ask, run.strategy.tell, time.perf_counter, run.t0
     reserve = 1 if run.value_oracle else 0  # one point kept for the final evaluation
     cost = budget.max_cost is not None
-    state = strategy.init(run.x0, run.key)
+    state = run.strategy.init(run.x0, run.key)
     try:
         while True:
-            c.seconds = time.perf_counter() - run.t0
-            stop = stop_reasons(budget, c, best.f, run.sign)
+            c.seconds = clock() - t0
+            stop = stop_reasons(budget, c, best.f, sign)
             if stop:
                 return state, stop
-            query, asked = strategy.ask(state)
+            query, asked = ask(state)
             n = query.points.shape[0]
             left = room(budget, c, reserve)
             if left is not None and n > left:
                 _spend_rest(run, ev, query, left)
                 return state, {"max_queries": True}
             feedback = _answer(run, ev, query)
-            state, metrics = strategy.tell(asked, query, feedback)
+            state, metrics = tell(asked, query, feedback)
             c.nit += 1
             c.nfev += n
             if cost:
                 c.cost = run.ledger.cost
-            info = StepInfo(c.nit, c.nfev, run.sign * best.f, best.x, metrics,
-                            time.perf_counter() - run.t0, state, query, feedback)
-            if notify(run.observers, info):
+            info = StepInfo(c.nit, c.nfev, sign * best.f, best.x, metrics, clock() - t0, state,
+                            query, feedback)
+            if notify(observers, info):
                 return state, {"callback": True}
     except KeyboardInterrupt:
         return state, {"interrupted": True}

@@ -173,54 +173,53 @@ class BaseStrategy(Generic[S], metaclass=_StrategyType):
         return state
 
     def ask(self, state: S) -> tuple[Query, S]:
-        key = state.key.fold_in(state.asks)
-        query, updates = self._ask(state, key)
+        query, updates = self._ask(state, _step_key(state.key, state.asks))
         if self.space is not None and not self.space.contains(query.points):
             pts = np.asarray(self.space.project(query.points), dtype=np.float64)
             query = dataclasses.replace(query, points=pts)
-        updates["asks"] = state.asks + 1
-        return query, self._replace(state, updates)
+        return query, self._replace(state, updates, {"asks": state.asks + 1})
 
     def tell(self, state: S, query: Query, feedback: Feedback | Any) -> tuple[S, dict[str, Any]]:
-        if self.feedback == "values":
-            updates, metrics = self._tell_values(state, query, feedback)
-        else:
+        n = query.points.shape[0]
+        more = {"step": state.step + 1, "nfev": state.nfev + n}
+        if self.feedback != "values":
             if isinstance(feedback, Values):
                 raise FeedbackError(f"{type(self).__name__} needs a Ranking, got Values")
             order = feedback.order if isinstance(feedback, Ranking) else np.asarray(feedback)
             updates, metrics = self._tell(state, query, order)
-        updates["step"] = state.step + 1
-        updates["nfev"] = state.nfev + query.points.shape[0]
-        return self._replace(state, updates), metrics
+            return self._replace(state, updates, more), metrics
+        vals, clean, best = self._values(feedback, n)
+        if clean:
+            updates, metrics = self._tell(state, query, vals)
+        else:  # failed evaluations read +inf, the worst value
+            finite = np.isfinite(vals)
+            vals = np.where(finite, vals, np.inf)
+            with np.errstate(invalid="ignore", over="ignore"):  # inf - inf in differences
+                updates, metrics = self._tell(state, query, vals)
+            metrics["failures"] = n - int(np.count_nonzero(finite))
+        if n:  # the best point so far (unless the algorithm keeps its own)
+            i, v = best if best is not None else _argmin(vals)
+            if v < state.f_best and "x_best" not in updates:  # (a row of the read-only batch)
+                more["x_best"], more["f_best"] = query.points[i], v
+        return self._replace(state, updates, more), metrics
 
-    def _tell_values(self, state: S, query: Query, feedback: Any
-                     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """``_tell`` on the values (non-finite read ``+inf``), then the best point so far."""
-        n = query.points.shape[0]
-        clean, best = False, None
+    def _values(self, feedback: Any, n: int) -> tuple[Array, bool, tuple[int, float] | None]:
+        """The ``(n,)`` values told, whether all are finite, and their argmin when known."""
         if type(feedback) is Values:  # the runner's: checked, maybe known finite, argmin known
-            vals, clean, best = feedback.values, feedback.finite, feedback.best
-            if not (type(vals) is np.ndarray and vals.dtype == np.float64 and vals.shape == (n,)):
-                vals, clean, best = Values.check(vals, n, "feedback"), False, None
+            vals = feedback.values
+            if type(vals) is _ndarray and vals.dtype is _F64 and vals.shape == (n,):
+                if feedback.finite:
+                    return vals, True, feedback.best
+                best = feedback.best
+            else:
+                vals, best = Values.check(vals, n, "feedback"), None
         elif isinstance(feedback, Ranking):
             raise FeedbackError(f"{type(self).__name__} needs values, got a Ranking")
         else:
             raw = feedback.values if isinstance(feedback, Values) else feedback
-            vals = Values.check(raw, n, "feedback")
+            vals, best = Values.check(raw, n, "feedback"), None
         # (count_nonzero: 2x faster than .all() on small arrays)
-        failures = 0 if clean else n - int(np.count_nonzero(np.isfinite(vals)))
-        if failures:  # failed evaluations read +inf, the worst value
-            vals = np.where(np.isfinite(vals), vals, np.inf)
-            with np.errstate(invalid="ignore", over="ignore"):  # inf - inf in differences
-                updates, metrics = self._tell(state, query, vals)
-            metrics["failures"] = failures
-        else:
-            updates, metrics = self._tell(state, query, vals)
-        if n:
-            i, v = best if best is not None else _argmin(vals)
-            if v < state.f_best and "x_best" not in updates:
-                updates["x_best"], updates["f_best"] = query.points[i].copy(), v
-        return updates, metrics
+        return vals, int(np.count_nonzero(np.isfinite(vals))) == n, best
 
     def recommend(self, state: S) -> Array:
         return state.x
@@ -238,24 +237,28 @@ class BaseStrategy(Generic[S], metaclass=_StrategyType):
         return Query(points, key, kind, **kw)
 
     @staticmethod
-    def _replace(state: S, updates: dict[str, Any]) -> S:
-        """A copy of ``state`` with ``updates`` (arrays frozen); a cheap ``dataclasses.replace``."""
+    def _replace(state: S, updates: dict[str, Any], more: dict[str, Any] | None = None) -> S:
+        """A copy of ``state`` with ``updates`` (arrays frozen, also inside tuples) and ``more``
+        (the base's own fields: counters and the best point, already frozen); a cheap
+        ``dataclasses.replace``."""
         for v in updates.values():
-            t = type(v)
-            if t is np.ndarray:
+            c = v.__class__
+            if c is _ndarray:
                 v.setflags(write=False)
-            elif t is tuple and v:
+            elif c is tuple and v:
                 freeze(v)
         try:
             d = state.__dict__.copy()
         except AttributeError:  # a slotted state: take the general path
-            return dataclasses.replace(state, **updates)
+            return dataclasses.replace(state, **updates, **(more or {}))
         n = len(d)
         d.update(updates)
+        if more:
+            d.update(more)
         if len(d) != n:
-            bad = sorted(set(updates) - set(state.__dict__))
+            bad = sorted(set(d) - set(state.__dict__))
             raise TypeError(f"{type(state).__name__} has no field {bad[0]!r}")
-        new = _new(type(state))
+        new = _new(state.__class__)
         _set(new, "__dict__", d)  # (a frozen dataclass: object's own setattr)
         return new
 
@@ -271,7 +274,21 @@ class BaseStrategy(Generic[S], metaclass=_StrategyType):
         raise NotImplementedError
 
 
-_new, _set = object.__new__, object.__setattr__
+_new, _set, _ndarray, _F64 = object.__new__, object.__setattr__, np.ndarray, np.dtype(np.float64)
+
+
+_STEP_KEYS: dict[tuple[int, int, int, int], list[Key]] = {}  # blocks of 64 step keys
+
+
+def _step_key(key: Key, i: int) -> Key:
+    """``key.fold_in(i)`` for ask ``i``, derived 64 asks at a time (steps come in order)."""
+    where = (key.seed, key.path, key.offset, i >> 6)
+    block = _STEP_KEYS.get(where)
+    if block is None:
+        if len(_STEP_KEYS) >= 4096:
+            _STEP_KEYS.clear()
+        block = _STEP_KEYS[where] = key.fold_in_range(i & ~63, 64)
+    return block[i & 63]
 
 
 def _argmin(vals: Array) -> tuple[int, float]:

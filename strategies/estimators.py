@@ -90,6 +90,8 @@ def directions(kind: str, gen: np.random.Generator, q: int, d: int,
 def from_key(kind: str, key: Any, q: int, d: int, mask: NDArray[np.int64] | None = None) -> Array:
     """:func:`directions` drawn from ``key``'s stream (a :class:`~blackbox.keys.Key`; drawn at
     once from :meth:`~blackbox.keys.Key.draw`, the stream of ``key.numpy()``)."""
+    if kind == "gaussian":  # (the common case, one call fewer)
+        return key.draw().standard_normal((q, d))
     return directions(kind, key.draw(), q, d, mask)
 
 
@@ -123,7 +125,7 @@ def _scale(kind: str, q: int, d: int) -> float:
 def combine(values: Array, U: Array, mu: float, difference: str, kind: str) -> Array:
     """The gradient estimate from the batch's values (``+inf`` terms dropped)."""
     q, d = U.shape
-    scale = _scale(kind, q, d)
+    scale = 1.0 / q if kind == "gaussian" else _scale(kind, q, d)
     # (BaseStrategy.tell silences inf - inf when values failed)
     diff = values[:q] - values[q:] if difference == "central" else values[1:] - values[0]
     h = 2.0 * mu if difference == "central" else mu

@@ -33,7 +33,7 @@ class Transform(NamedTuple):
 
 
 def _ro(a: Array) -> Array:
-    a.flags.writeable = False
+    a.setflags(write=False)
     return a
 
 

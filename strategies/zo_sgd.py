@@ -138,7 +138,7 @@ class ZOSGD(BaseStrategy[ZOSGDState]):
         mask = None if self.coord_mask is None else np.asarray(self.coord_mask)
         U = estimators.from_key(self.estimator, key, self.q, x.shape[0], mask)
         pts = estimators.perturb(x, U, self.mu, self.difference)
-        return self._query(pts, key, tag="grad"), {"U": U}
+        return Query(pts, key, "values", tag="grad"), {"U": U}  # (pts: a new float64 batch)
 
     def _lr(self, state: ZOSGDState) -> float:
         return transforms.schedule(self.schedule, self.lr, state.t, self.schedule_steps)
@@ -155,10 +155,12 @@ class ZOSGD(BaseStrategy[ZOSGDState]):
         metrics = {"grad_norm": math.sqrt(g.dot(g)), "lr": lr}
         if self.update == "conservative":
             return {"g": g, "U": None}, metrics
-        if self.update == "sgd":  # (the transform, inlined: this is the hot path)
-            step, opt = lr * g, state.opt
-        else:
-            step, opt = self._transform.update(g, state.opt, lr)
+        if self.update == "sgd":  # (the transform, inlined: this is the hot path; no state)
+            x = state.x - lr * g
+            updates = {"x": x if self.space is None else self._feasible(x), "U": None,
+                       "t": state.t + 1}
+            return updates, metrics
+        step, opt = self._transform.update(g, state.opt, lr)
         x = state.x - step
         return {"x": x if self.space is None else self._feasible(x), "opt": opt, "U": None,
                 "t": state.t + 1}, metrics
