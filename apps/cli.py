@@ -148,7 +148,7 @@ def cmd_demo(a: argparse.Namespace) -> int:
 
 
 def cmd_serve(a: argparse.Namespace, rest: list[str]) -> int:
-    from oracles.serve import main as serve_main
+    from oracles.serve_cli import main as serve_main
 
     return int(serve_main(rest) or 0)
 

@@ -52,7 +52,7 @@ def test_help_cites_only_files_that_exist(command: str) -> None:
 
 
 def test_serve_help_cites_only_files_that_exist() -> None:
-    from oracles.serve import main as serve_main
+    from oracles.serve_cli import main as serve_main
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out), pytest.raises(SystemExit):

@@ -86,7 +86,7 @@ def test_cli_line_parses(line: str) -> None:
 
     argv = shlex.split(line)
     if argv[0] == "serve":  # the server has a parser of its own
-        from oracles.serve import build_parser
+        from oracles.serve_cli import build_parser
 
         build_parser().parse_args(argv[1:])
         return

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from oracles.http import OpenAIClient
-from oracles.serve import build_parser
+from oracles.serve_cli import build_parser
 
 pytestmark = pytest.mark.http
 
