@@ -71,7 +71,12 @@ def _ours(d: int, seed: int, temp: float, answers: int, strategy: Any = None
     return {"curve": curve, "shown": rater.shown, "s_per_answer": wall / max(len(curve), 1)}
 
 
-def _gp(d: int, seed: int, temp: float, answers: int) -> dict[str, Any]:
+def _gp(d: int, seed: int, temp: float, answers: int, log: Path | None = None
+        ) -> dict[str, Any]:
+    """The peer's best-of-4 loop; with ``log``, one JSON line per answer (cut, proposal times)
+    is appended as it happens, so a long run that is stopped keeps what it measured."""
+    import json
+
     import optuna
     import torch
     from optuna.distributions import FloatDistribution
@@ -110,6 +115,11 @@ def _gp(d: int, seed: int, temp: float, answers: int) -> dict[str, Any]:
         study.report_preference(_frozen(study, winner), [_frozen(study, t) for t in losers])
         curve.append(1.0 - util.regret(pts[best]) / r0)
         active = [winner] + [propose() for _ in losers]
+        if log is not None:
+            with open(log, "a") as fh:
+                fh.write(json.dumps({"d": d, "seed": seed, "T": temp, "answer": a + 1,
+                                     "cut": curve[-1], "ask_s": ask_s[-3:],
+                                     "cpu_s": cpu_s[-3:]}) + "\n")
     print(f"   gp d={d} seed={seed}: cut {100 * curve[-1]:.1f}% after {answers} answers, "
           f"{np.mean(ask_s):.2f} s per proposal", flush=True)
     return {"curve": curve, "shown": rater.shown, "s_per_proposal": float(np.mean(ask_s)),
@@ -238,3 +248,9 @@ def run(quick: bool = False) -> dict[str, Any]:
     _plot(result, out / "preference.png")
     result["plot"] = str(out / "preference.png")
     return result
+
+
+if __name__ == "__main__":  # a long GP run on its own: python -m apps.bench.preference D SEED N LOG
+    import sys
+
+    _gp(int(sys.argv[1]), int(sys.argv[2]), 0.0, int(sys.argv[3]), Path(sys.argv[4]))
