@@ -4,6 +4,11 @@ The script reads the token from the page URL (``?token=``) and sends it to the J
 ``Authorization: Bearer``; candidates arrive as data-URI images (PNG or SVG, shown in ``<img>``,
 so an SVG's scripts never run) or as text (set with ``textContent``, never parsed as HTML). The
 Content-Security-Policy allows only this page's own nonce-tagged script and inline styles.
+
+A person answers by clicking the candidates in order of preference, or by dragging them into
+order (pointer events: mouse, pen or touch), or from the keyboard (Tab to a card, Enter or Space
+picks it, the arrow keys move it earlier or later); all three build the same ranking, shown as
+numbered badges, and Submit posts it as ``{"id", "order"}``.
 """
 
 from __future__ import annotations
@@ -22,7 +27,12 @@ main{padding:16px 20px}
 #grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(180px,1fr));gap:14px}
 .card{position:relative;background:#fff;border:3px solid #ddd;border-radius:8px;padding:8px;
 cursor:pointer;user-select:none;min-height:60px}
-.card:hover{border-color:#90a4ae}
+.card:hover,.card:focus{border-color:#90a4ae;outline:none}
+.card{touch-action:none}
+.card img{-webkit-user-drag:none;pointer-events:none}
+.card.dragging{opacity:.55;z-index:5;box-shadow:0 8px 24px rgba(0,0,0,.25);cursor:grabbing}
+.card.drop-before{box-shadow:-7px 0 0 #ff7043}
+.card.drop-after{box-shadow:7px 0 0 #ff7043}
 .card.picked{border-color:#00897b}
 .card img{width:100%;display:block;border-radius:4px}
 .card .text{font-size:16px;white-space:pre-wrap;word-break:break-word;padding:6px}
@@ -40,7 +50,11 @@ button:disabled{opacity:.45}
 
 _JS = r"""
 const token = new URLSearchParams(location.search).get("token") || "";
-let q = null, picks = [], staged = false;
+// picks: the ranking being built (candidate ids, best first). Clicking (Enter, Space) adds or
+// removes a card; dragging (or the arrow keys on a focused card) lays the grid out in your order,
+// the numbered cards first: a card dropped among or right after them joins the ranking there,
+// one dragged away from them leaves it.
+let q = null, picks = [], staged = false, sorted = false, drag = null, swallow = false;
 const $ = (id) => document.getElementById(id);
 async function api(path, body) {
   const r = await fetch(path, {method: body ? "POST" : "GET", cache: "no-store",
@@ -63,43 +77,116 @@ function buttons() {
   $("clear").disabled = !q || staged || picks.length === 0;
   $("undo").disabled = !staged;
 }
+const cards = () => Array.from($("grid").children);
 function mark() {
-  document.querySelectorAll(".card").forEach((el) => {
+  for (const el of cards()) {
     const i = picks.indexOf(el.dataset.cid);
     el.classList.toggle("picked", i >= 0);
     el.querySelector(".badge").textContent = i >= 0 ? String(i + 1) : "";
-  });
+  }
+  document.body.dataset.picks = picks.join(" ");
   buttons();
 }
+function order() {  // ranked cards first, best first, then the others as laid out
+  return [...picks, ...cards().map((el) => el.dataset.cid).filter((c) => !picks.includes(c))];
+}
+function layout(ids) { const grid = $("grid"); for (const c of ids) grid.append($("cand-" + c)); }
 function show(d) {
-  q = d; picks = []; staged = false; document.body.dataset.query = d.id;
+  q = d; picks = []; staged = false; sorted = false; drag = null;
+  document.body.dataset.query = d.id;
   const grid = $("grid"); grid.replaceChildren();
   for (const c of d.candidates) {
     const card = document.createElement("div");
     card.className = "card"; card.dataset.cid = c.id; card.id = "cand-" + c.id;
+    card.tabIndex = 0; card.setAttribute("role", "button");
     const badge = document.createElement("div"); badge.className = "badge"; card.append(badge);
     if (c.kind === "image") {
       const img = document.createElement("img"); img.src = c.src; img.alt = "candidate " + c.id;
-      card.append(img);
+      img.draggable = false; card.append(img);
     } else {
       const t = document.createElement("div"); t.className = "text"; t.textContent = c.text;
       card.append(t);
     }
-    card.addEventListener("click", () => pick(c.id));
+    card.addEventListener("click", () => { if (!swallow) pick(c.id); });
+    card.addEventListener("pointerdown", down);
+    card.addEventListener("keydown", (e) => key(e, c.id));
     grid.append(card);
   }
   const k = d.top, m = d.candidates.length;
-  $("help").textContent = k === 1 ? `Click the one you like best of these ${m}.` :
-    `Click your ${k} favourites of these ${m} in order of preference, best first` +
-    (d.ties ? " (or pick fewer and press \u201ccan't decide the rest\u201d)." : ".");
+  $("help").textContent = (k === 1 ? `Click the one you like best of these ${m}` :
+    `Click your ${k} favourites of these ${m} in order of preference, best first`) +
+    " (or drag the cards into order, best first; arrow keys move a selected card)" +
+    (k > 1 && d.ties ? ", or pick fewer and press \u201ccan't decide the rest\u201d." : ".");
   say(""); mark();
 }
 function pick(cid) {
   if (!q || staged) return;
   const i = picks.indexOf(cid);
   if (i >= 0) picks.splice(i, 1); else if (picks.length < q.top) picks.push(cid);
+  if (sorted) layout(order());
   mark();
 }
+function move(cid, to) {  // cid to index `to` of order() without it; it joins or leaves the ranking
+  if (!q || staged) return;
+  const ids = order(), from = ids.indexOf(cid);
+  let n = picks.length - (from < picks.length ? 1 : 0);
+  ids.splice(from, 1);
+  to = Math.max(0, Math.min(ids.length, to));
+  ids.splice(to, 0, cid);
+  if (to <= n) n += 1;
+  picks = ids.slice(0, Math.min(n, q.top)); sorted = true;
+  layout(ids); mark();
+}
+function key(e, cid) {
+  const by = {ArrowLeft: -1, ArrowUp: -1, ArrowRight: 1, ArrowDown: 1}[e.key];
+  if (e.key === "Enter" || e.key === " ") { e.preventDefault(); pick(cid); }
+  else if (by) { e.preventDefault(); move(cid, order().indexOf(cid) + by); }
+  else return;
+  $("cand-" + cid).focus();
+}
+function down(e) {
+  if (!q || staged || e.button !== 0) return;
+  const card = e.currentTarget;
+  drag = {card, cid: card.dataset.cid, x: e.clientX, y: e.clientY, on: false, target: null};
+}
+function target(x, y) {  // the card nearest the pointer inside the grid, and which side of it
+  const g = $("grid").getBoundingClientRect();
+  if (x < g.left - 20 || x > g.right + 20 || y < g.top - 20 || y > g.bottom + 20) return null;
+  let best = null, dist = Infinity;
+  for (const el of cards()) {
+    if (el === drag.card) continue;
+    const r = el.getBoundingClientRect(), cx = r.left + r.width / 2, cy = r.top + r.height / 2;
+    const dd = Math.hypot(x - cx, y - cy);
+    if (dd < dist) { dist = dd; best = {card: el, after: x >= cx}; }
+  }
+  return best;
+}
+function hint(t) {
+  for (const el of cards()) el.classList.remove("drop-before", "drop-after");
+  if (t) t.card.classList.add(t.after ? "drop-after" : "drop-before");
+}
+function moved(e) {
+  if (!drag) return;
+  const dx = e.clientX - drag.x, dy = e.clientY - drag.y;
+  if (!drag.on && Math.hypot(dx, dy) < 6) return;
+  drag.on = true; e.preventDefault();
+  drag.card.classList.add("dragging");
+  drag.card.style.transform = `translate(${dx}px,${dy}px)`;
+  drag.target = target(e.clientX, e.clientY); hint(drag.target);
+}
+function up(e, cancel) {
+  if (!drag) return;
+  const d = drag; drag = null;
+  if (!d.on) return;  // not moved far: a click, which picks
+  swallow = true; setTimeout(() => { swallow = false; }, 0);
+  d.card.classList.remove("dragging"); d.card.style.transform = ""; hint(null);
+  if (cancel || !d.target) return;
+  const ids = order().filter((c) => c !== d.cid);
+  move(d.cid, ids.indexOf(d.target.card.dataset.cid) + (d.target.after ? 1 : 0));
+}
+window.addEventListener("pointermove", moved);
+window.addEventListener("pointerup", (e) => up(e, false));
+window.addEventListener("pointercancel", (e) => up(e, true));
 async function submit() {
   if (!q) return;
   const r = await api("/api/answer", {id: q.id, order: picks});

@@ -133,3 +133,57 @@ def test_bad_posts_get_400_requests_without_token_403_and_undo_works(browser):
         pg.close()
     finally:
         h.close()
+
+
+def drag(pg, cid: str, onto: str, after: bool, steps: int = 1) -> None:
+    """Drag card ``cid`` with the mouse and drop it on the left or right part of card ``onto``."""
+    src, dst = pg.locator(f"#cand-{cid}").bounding_box(), pg.locator(f"#cand-{onto}").bounding_box()
+    pg.mouse.move(src["x"] + src["width"] / 2, src["y"] + src["height"] / 2)
+    pg.mouse.down()
+    x = dst["x"] + dst["width"] * (0.85 if after else 0.15)
+    pg.mouse.move(x, dst["y"] + dst["height"] / 2, steps=steps)
+    pg.mouse.up()
+
+
+def test_dragging_cards_into_order_records_that_order_and_clicks_and_keys_still_work(browser):
+    pts = np.array([[0.1 * i, -0.1 * i] for i in range(6)])
+    h = HumanRanker(2, lambda p: f"{p[0]:+.3f} {p[1]:+.3f}", announce=lambda url: None,
+                    ties=False)
+    out: dict = {}
+    t = threading.Thread(target=lambda: out.setdefault("order", h.rank(
+        pts, np.arange(6)[None, :], top=3, key=__import__("blackbox").Key(4))), daemon=True)
+    t.start()
+    try:
+        pg = browser.new_page()
+        errors: list[str] = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.goto(h.url)
+        next_query(pg, None)
+        row = {cid: int(round(float(txt.split()[0]) * 10)) for cid, txt in shown(pg).items()}
+        layout = [c.get_attribute("data-cid") for c in pg.query_selector_all(".card")]
+        a, b, c = layout[4], layout[2], layout[5]  # wanted: a, c, b (built by drag, click, key)
+        pg.drag_and_drop(f"#cand-{a}", f"#cand-{layout[0]}", target_position={"x": 4, "y": 20})
+        assert pg.get_attribute("body", "data-picks") == a  # dropped in front: ranked first
+        pg.click(f"#cand-{b}")  # a click appends, as before
+        assert pg.get_attribute("body", "data-picks") == f"{a} {b}"
+        drag(pg, c, onto=b, after=True, steps=8)  # dropped right after the ranked ones: joins
+        assert pg.get_attribute("body", "data-picks") == f"{a} {b} {c}"
+        assert pg.is_disabled("#submit") is False
+        pg.focus(f"#cand-{c}")
+        pg.keyboard.press("ArrowLeft")  # the keyboard moves the focused card one place earlier
+        assert pg.get_attribute("body", "data-picks") == f"{a} {c} {b}"
+        grid = [el.get_attribute("data-cid") for el in pg.query_selector_all(".card")]
+        assert grid[:3] == [a, c, b] and sorted(grid) == sorted(layout)  # laid out in that order
+        assert [pg.inner_text(f"#cand-{x} .badge") for x in (a, c, b)] == ["1", "2", "3"]
+        drag(pg, b, onto=grid[-1], after=True)  # dragged away from the ranked ones: leaves
+        assert pg.get_attribute("body", "data-picks") == f"{a} {c}"
+        pg.focus(f"#cand-{b}")
+        pg.keyboard.press("Enter")  # Enter picks, like a click
+        assert pg.get_attribute("body", "data-picks") == f"{a} {c} {b}"
+        pg.click("#submit")
+        t.join(10)
+        assert not t.is_alive() and out["order"].tolist() == [[row[a], row[c], row[b]]]
+        assert not errors
+        pg.close()
+    finally:
+        h.close()
