@@ -159,7 +159,7 @@ def test_dragging_cards_into_order_records_that_order_and_clicks_and_keys_still_
         pg.on("pageerror", lambda e: errors.append(str(e)))
         pg.goto(h.url)
         next_query(pg, None)
-        row = {cid: int(round(float(txt.split()[0]) * 10)) for cid, txt in shown(pg).items()}
+        row = {cid: round(float(txt.split()[0]) * 10) for cid, txt in shown(pg).items()}
         layout = [c.get_attribute("data-cid") for c in pg.query_selector_all(".card")]
         a, b, c = layout[4], layout[2], layout[5]  # wanted: a, c, b (built by drag, click, key)
         pg.drag_and_drop(f"#cand-{a}", f"#cand-{layout[0]}", target_position={"x": 4, "y": 20})
