@@ -61,12 +61,14 @@ class SmolLM2Backend:
         self.batch_window = 0.02  # seconds the server waits to batch requests sent together
 
     def generate(self, prompt: str, max_tokens: int, soft: Any, top: int
-                 ) -> tuple[str, list[dict[str, float]]]:
+                 ) -> tuple[str, list[list[tuple[str, float]]]]:
+        """Greedy answer to ``prompt`` as a chat message, and each step's ``top`` alternatives
+        as ``(token, logprob)`` pairs, best first (two ids that decode alike stay two)."""
         torch = self.torch
         text = self.tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
                                             add_generation_prompt=True)
         ids = self.tok(text, return_tensors="pt").input_ids
-        tops: list[dict[str, float]] = []
+        tops: list[list[tuple[str, float]]] = []
         with self.lock, torch.inference_mode():
             out = self.model.generate(ids, max_new_tokens=max(1, max_tokens), do_sample=False,
                                       output_scores=True, return_dict_in_generate=True,
@@ -76,7 +78,7 @@ class SmolLM2Backend:
             for sc in out.scores:
                 lp = torch.log_softmax(sc[0].float(), dim=-1)
                 v, i = torch.topk(lp, top)
-                tops.append({self.tok.decode([int(t)]): float(x) for t, x in zip(i, v)})
+                tops.append([(self.tok.decode([int(t)]), float(x)) for t, x in zip(i, v)])
         return self.tok.decode(new, skip_special_tokens=True), tops
 
     def score_many(self, texts: list[str], soft: Any = None

@@ -131,15 +131,17 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
         if not isinstance(msgs, list) or not msgs:
             return JSONResponse({"error": {"message": "messages must be a non-empty list"}}, 400)
         prompt = "\n".join(str(m.get("content", "")) for m in msgs if isinstance(m, dict))
-        top = int(body.get("top_logprobs") or 0) if body.get("logprobs") else 0
+        top = body.get("top_logprobs") or 0
+        if isinstance(top, bool) or not isinstance(top, int) or not 0 <= top <= 20:
+            return JSONResponse({"error": {"message": "top_logprobs must be an int in [0, 20]"}},
+                                400)
+        top = top if body.get("logprobs") else 0
         text, tops = await asyncio.to_thread(backend.generate, prompt,
                                              int(body.get("max_tokens") or 16), None, top)
         choice: dict[str, Any] = {"index": 0, "finish_reason": "length",
                                   "message": {"role": "assistant", "content": text}}
         if body.get("logprobs"):
-            choice["logprobs"] = {"content": [
-                {"token": max(t, key=t.get), "logprob": max(t.values()),
-                 "top_logprobs": [{"token": k, "logprob": v} for k, v in t.items()]} for t in tops]}
+            choice["logprobs"] = {"content": [_top_entry(t) for t in tops]}
         return _completion("chat.completion", body.get("model", cfg.model), [choice], prompt,
                            text)
 
@@ -258,6 +260,14 @@ def _completion(obj: str, model: str, choices: list[dict[str, Any]], prompt: str
     prefix = "chatcmpl" if obj.startswith("chat") else "cmpl"
     return JSONResponse({"id": f"{prefix}-blackbox", "object": obj, "model": model,
                          "choices": choices, "usage": _usage(prompt, text)})
+
+
+def _top_entry(t: Any) -> dict[str, Any]:
+    """One answer token's ``logprobs.content`` entry, as the hosted APIs write it, from the
+    backend's alternatives (``{token: logprob}`` or ``[(token, logprob), ...]``, best first)."""
+    pairs = sorted(t.items() if isinstance(t, dict) else t, key=lambda kv: -kv[1])
+    return {"token": pairs[0][0], "logprob": pairs[0][1],
+            "top_logprobs": [{"token": k, "logprob": v} for k, v in pairs]}
 
 
 def _status(stats: _Stats, code: int, headers: dict[str, str] | None = None) -> Any:

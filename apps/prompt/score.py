@@ -3,6 +3,9 @@ label's verbalizer after the prompt (``echo`` + ``logprobs``, ``max_tokens = 0``
 the verbalizer's tokens (a word split into several tokens is handled), normalised over the label
 set: cross-entropy and accuracy. One request per candidate prompt carries all its examples' label
 continuations as a list of prompts, which the server scores in batched, prefix-cached passes.
+
+APIs without completions echo (hosted chat APIs): :class:`apps.prompt.score_chat.ChatScorer`
+reads the labels from the first answer token's ``top_logprobs``; :func:`make_scorer` picks one.
 """
 
 from __future__ import annotations
@@ -15,9 +18,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from apps.prompt.data import Example
+from blackbox.errors import ConfigError
 from oracles.prompt_tasks import label_tokens
 
-__all__ = ["Candidate", "Scorer", "metrics"]
+__all__ = ["SCORINGS", "Candidate", "Scorer", "make_scorer", "metrics"]
+
+SCORINGS = ("completions", "chat")
 
 
 class Candidate(Protocol):
@@ -30,10 +36,12 @@ class Candidate(Protocol):
 
 @dataclass
 class Scorer:
-    """Scores candidates on examples with one request per (candidate, chunk of examples)."""
+    """Scores candidates on examples with one request per (candidate, chunk of examples);
+    ``sep`` goes between the prompt and each verbalizer."""
 
     client: Any
     max_prompts: int = 512
+    sep: str = " "
     calls: int = 0
     failures: list[str] = field(default_factory=list)
 
@@ -45,7 +53,7 @@ class Scorer:
         out = []
         for s in range(0, len(examples), per):
             heads = [cand.prefix(e.text) for e in examples[s:s + per]]
-            prompts = [h + " " + v for h in heads for v in cand.verbalizers]
+            prompts = [h + self.sep + v for h in heads for v in cand.verbalizers]
             starts = [len(h) for h in heads for _ in cand.verbalizers]
             out.append(({"prompt": prompts, "echo": True, "logprobs": 0, "max_tokens": 0,
                          **cand.extra()}, starts))
@@ -83,6 +91,18 @@ class Scorer:
         except (KeyError, TypeError, ValueError) as exc:
             self.failures.append(f"bad response: {exc}")
             return [math.nan] * n
+
+
+def make_scorer(scoring: str, client: Any, **options: Any) -> Any:
+    """The scorer for ``scoring``: ``"completions"`` (:class:`Scorer`, echo + logprobs) or
+    ``"chat"`` (:class:`apps.prompt.score_chat.ChatScorer`, first-token ``top_logprobs``)."""
+    if scoring == "completions":
+        return Scorer(client, **options)
+    if scoring == "chat":
+        from apps.prompt.score_chat import ChatScorer
+
+        return ChatScorer(client, **options)
+    raise ConfigError(f"scoring must be one of {', '.join(SCORINGS)}, got {scoring!r}")
 
 
 def metrics(lp: NDArray[np.float64], examples: Sequence[Example]) -> tuple[float, float]:
