@@ -18,6 +18,10 @@ With ``minimize(..., journal=DIR)`` a restarted run replays the answered queries
 journal, shows the pending one again and asks nothing twice. ``undo_seconds > 0`` holds each
 answer that long before it is final; "Undo last" on the page takes it back until then.
 
+A person without a browser answers in a terminal instead: :class:`TerminalRanker` (in
+:mod:`oracles._human_terminal`, importable from here) prints the candidates, writes images to
+files, reads the order as a line of numbers and shares this answer log.
+
 The ranking semantics are the (m, k)-ranking oracle of Tang, Rybin, Chang, "Zeroth-Order
 Optimization Meets Human Feedback: Provable Learning via Ranking Oracles", ICLR 2024,
 https://arxiv.org/abs/2303.03751 (its human demo shows shuffled candidates and takes a top-k).
@@ -41,7 +45,7 @@ from numpy.typing import NDArray
 from blackbox.errors import ConfigError
 from blackbox.keys import Key
 
-__all__ = ["HumanRanker", "candidate_payload"]
+__all__ = ["HumanRanker", "TerminalRanker", "candidate_payload"]
 
 Array = NDArray[np.float64]
 _SHUFFLE_KEY = -2  # display order: key.fold_in(-2).fold_in(group)
@@ -308,3 +312,12 @@ def _check_args(dim: Any, render: Any, host: Any, port: Any, token: Any, budget:
         raise ConfigError(f"HumanRanker.undo_seconds must be in [0, 3600), got {undo_seconds!r}")
     if sense not in ("min", "max"):
         raise ConfigError(f"HumanRanker.sense must be 'min' or 'max', got {sense!r}")
+
+
+def __getattr__(name: str) -> Any:
+    """``TerminalRanker`` lives in :mod:`oracles._human_terminal`, which imports this module."""
+    if name == "TerminalRanker":
+        from oracles._human_terminal import TerminalRanker
+
+        return TerminalRanker
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -5,12 +5,17 @@ Examples::
     blackbox prefer --demo svg --dim 12 --budget 30 --port 8765 --journal runs/prefer
     blackbox prefer --demo tagline --budget 20 --journal runs/tagline
     blackbox prefer --demo tagline --judge http://127.0.0.1:8000/v1 --model toy --budget 20
+    blackbox prefer --terminal --demo svg --dim 12 --budget 30 --journal runs/prefer
 
 The command prints ``open http://127.0.0.1:PORT/?token=...`` on one line; open it in a browser
 and click the candidates in order of preference. ZO-RankSGD (Tang, Rybin, Chang, ICLR 2024,
 https://arxiv.org/abs/2303.03751) proposes the next candidates from each answer. Every answer is
 journaled before the strategy hears of it: stop the command at any time and run it again with the
 same ``--journal`` to resume (answered rankings are replayed, the pending one is shown again).
+With ``--terminal`` no page is served: the candidates are printed (pictures are written to
+JOURNAL/candidates/ and their paths printed) and the order is typed as a line of numbers, best
+first ("3 1"; "3 ?" can't decide the rest; u undo; q stop); the journal is the same, so a run
+can be resumed on the page or in the terminal.
 With ``--judge URL`` an LLM judge (pairwise, both orders) ranks the taglines instead of a person.
 """
 
@@ -45,6 +50,10 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--model", default="toy", help="the judge's model name (default toy)")
     p.add_argument("--linger", type=float, default=2.0,
                    help="seconds the page stays up after the last answer (default 2)")
+    p.add_argument("--terminal", action="store_true",
+                   help="rank in this terminal instead of a browser page")
+    p.add_argument("--confirm", action="store_true",
+                   help="--terminal: each answer waits for Enter, so u can still undo it")
     p.set_defaults(handler=run_prefer)
 
 
@@ -60,6 +69,10 @@ def _check(a: argparse.Namespace) -> None:
         raise ConfigError(f"--mu must be > 0, got {a.mu}")
     if a.judge and a.demo != "tagline":
         raise ConfigError("--judge ranks text: use it with --demo tagline")
+    if a.terminal and a.judge:
+        raise ConfigError("--terminal is for a person: leave out --judge (or --terminal)")
+    if a.confirm and not a.terminal:
+        raise ConfigError("--confirm applies to --terminal (the page undoes with --undo SECONDS)")
 
 
 def _oracle(a: argparse.Namespace, render: Any, dim: int) -> Any:
@@ -71,10 +84,14 @@ def _oracle(a: argparse.Namespace, render: Any, dim: int) -> Any:
         client = OpenAIClient(a.judge, model=a.model, cache=cache)
         return LLMJudge(client, render, dim=dim,
                         criterion="Which tagline would make you want to try the product?")
-    from oracles.human import HumanRanker
+    from oracles.human import HumanRanker, TerminalRanker
 
     log = str(Path(a.journal) / "human-answers.jsonl") if a.journal else None
     title = "Which picture do you like best?" if a.demo == "svg" else "Which tagline is best?"
+    if a.terminal:
+        files = Path(a.journal) / "candidates" if a.journal else None
+        return TerminalRanker(dim, render, title=title, budget=a.budget, confirm=a.confirm,
+                              log=log, files=files)
     return HumanRanker(dim, render, title=title, host=a.host, port=a.port, budget=a.budget,
                        undo_seconds=a.undo, log=log, linger=a.linger)
 
@@ -100,7 +117,7 @@ def run_prefer(a: argparse.Namespace) -> int:
     if a.journal:
         Path(a.journal).mkdir(parents=True, exist_ok=True)
     oracle = _oracle(a, render, dim)
-    asked0 = getattr(getattr(oracle, "board", None), "answered", 0)
+    asked0 = _answered(oracle)
     strategy = {"name": "zo_ranksgd", "m": a.m, "k": a.k, "mu": a.mu, "lr": 1.0}
     try:
         res = minimize(oracle, strategy, np.zeros(dim), seed=a.seed,
@@ -112,9 +129,16 @@ def run_prefer(a: argparse.Namespace) -> int:
     return 0 if res.success else 130
 
 
-def _report(a: argparse.Namespace, res: Any, render: Any, oracle: Any, asked0: int) -> None:
+def _answered(oracle: Any) -> int | None:
+    """Answers a person has given so far (the page's board, or the terminal's count)."""
     board = getattr(oracle, "board", None)
-    new = (board.answered - asked0) if board is not None else res.nit
+    return getattr(board if board is not None else oracle, "answered", None)
+
+
+def _report(a: argparse.Namespace, res: Any, render: Any, oracle: Any, asked0: int | None
+            ) -> None:
+    now = _answered(oracle)
+    new = now - asked0 if now is not None and asked0 is not None else res.nit
     print(f"answers: {res.nit} ({res.nit - new} replayed from the journal, {new} asked now)",
           flush=True)
     best = render(res.x)
@@ -126,3 +150,6 @@ def _report(a: argparse.Namespace, res: Any, render: Any, oracle: Any, asked0: i
         print(f"best tagline: {best}", flush=True)
     if getattr(oracle, "comparisons", None) is not None:
         print(f"judge comparisons: {oracle.comparisons}", flush=True)
+    if not res.success and a.journal:
+        print(f"stopped: run the same command again (--journal {a.journal}) to resume",
+              flush=True)

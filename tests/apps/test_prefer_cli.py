@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import shutil
 import signal
 import socket
@@ -103,3 +105,43 @@ def _answer(pg, prev, answered):
         pg.click(f"#cand-{cid}")
     pg.click("#submit")
     return qid, cands
+
+
+def _blocks(out: str) -> list[frozenset[bytes]]:
+    """The pictures (file contents) of every query the terminal showed, in order."""
+    return [frozenset(Path(p).read_bytes() for p in re.findall(r"^  \[\d+\] (.*)$", b, re.M))
+            for b in out.split("\n== ")[1:]]
+
+
+def test_terminal_ranks_without_a_browser_and_resumes_from_the_same_journal(
+        tmp_path, monkeypatch, capsys):
+    from apps.cli import main
+
+    flags = ["prefer", "--terminal", "--demo", "svg", "--dim", "4", "--m", "4", "--k", "2",
+             "--budget", "5", "--journal", str(tmp_path / "run")]
+    monkeypatch.setattr("sys.stdin", io.StringIO("9\n1 ?\n1\n"))  # then the input ends: a stop
+    assert main(flags) == 130
+    first = capsys.readouterr().out
+    assert "  ! numbers must be 1..4, got '9'" in first and "open http" not in first
+    assert "answers: 2 (0 replayed from the journal, 2 asked now)" in first
+    shown1 = _blocks(first)
+    assert len(shown1) == 3 and all(len(b) >= 4 for b in shown1)
+    assert str(tmp_path / "run" / "candidates" / "answer0001-1.svg") in first
+    monkeypatch.setattr("sys.stdin", io.StringIO("1\n1\n1\n"))
+    assert main(flags) == 0
+    second = capsys.readouterr().out
+    shown2 = _blocks(second)
+    assert shown2[0] == shown1[2]  # the pending query, shown again
+    assert not set(shown2) & set(shown1[:2])  # nothing answered is asked again
+    assert "answers: 5 (2 replayed from the journal, 3 asked now)" in second
+    assert (tmp_path / "run" / "best.svg").read_text().startswith("<svg")
+
+
+def test_terminal_flags_are_checked(capsys):
+    from apps.cli import main
+
+    for flags, msg in ((["--terminal", "--demo", "tagline", "--judge", "http://127.0.0.1:9/v1"],
+                        "--terminal is for a person"), (["--confirm"], "--confirm applies to")):
+        assert main(["prefer", *flags]) == 2
+        err = capsys.readouterr().err
+        assert msg in err and err.count("\n") == 1
