@@ -31,15 +31,16 @@ import os
 import re
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 import numpy as np
 from numpy.typing import NDArray
 
 from blackbox.errors import ConfigError
 from blackbox.keys import Key
-from oracles.human import _SHUFFLE_KEY, _AnswerLog, _digest, candidate_payload
+from oracles._human_common import SHUFFLE_KEY, AnswerLog, candidate_payload, digest
 
 __all__ = ["TerminalRanker", "parse_order"]
 
@@ -111,7 +112,7 @@ class TerminalRanker:
         self.dim, self.render, self.sense, self.title = dim, render, sense, str(title)
         self.ties, self.confirm, self.budget = bool(ties), bool(confirm), budget
         self.name = "human"
-        self._log = _AnswerLog(log)
+        self._log = AnswerLog(log)
         self.answered, self.replayed, self.shown_queries = len(self._log.answers), 0, 0
         self._files = None if files is None else Path(files)
         self._in = stdin if stdin is not None else sys.stdin
@@ -121,14 +122,14 @@ class TerminalRanker:
     def rank(self, points: Array, groups: Any, *, top: int, key: Key) -> NDArray[np.int64]:
         groups = np.asarray(groups, dtype=np.int64)
         pts = np.asarray(points, dtype=np.float64)
-        shuffle = key.fold_in(_SHUFFLE_KEY)
+        shuffle = key.fold_in(SHUFFLE_KEY)
         rows: list[list[int]] = []
         asked: list[tuple[int, str, list[int]]] = []  # group, digest, local order: not yet final
         gi = 0
         while gi < len(groups):
             grp = groups[gi]
-            digest = _digest(pts[grp], int(top))
-            old = self._log.answers.get(digest)
+            dig = digest(pts[grp], int(top))
+            old = self._log.answers.get(dig)
             if old is not None:  # answered before (a crash, or on the page): never ask twice
                 self.replayed += 1
                 rows.append([int(grp[i]) for i in old])
@@ -140,15 +141,15 @@ class TerminalRanker:
                 del rows[g:]
                 gi = g
                 continue
-            asked.append((gi, digest, got))
+            asked.append((gi, dig, got))
             rows.append([int(grp[i]) for i in got])
             gi += 1
             if gi == len(groups) and self.confirm and not self._confirmed():
                 g, _, _ = asked.pop()
                 del rows[g:]
                 gi = g
-        for _, digest, local in asked:  # final: on disk before the strategy hears of it
-            self._log.add(digest, local)
+        for _, dig, local in asked:  # final: on disk before the strategy hears of it
+            self._log.add(dig, local)
             self.answered += 1
         return _stack(rows)
 

@@ -29,80 +29,28 @@ https://arxiv.org/abs/2303.03751 (its human demo shows shuffled candidates and t
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import os
 import secrets
 import threading
 import time
-from pathlib import Path
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from blackbox.errors import ConfigError
 from blackbox.keys import Key
+from oracles._human_common import SHUFFLE_KEY as _SHUFFLE_KEY
+from oracles._human_common import AnswerLog as _AnswerLog
+from oracles._human_common import candidate_payload
+from oracles._human_common import digest as _digest
+from oracles._human_terminal import TerminalRanker
 
 __all__ = ["HumanRanker", "TerminalRanker", "candidate_payload"]
 
 Array = NDArray[np.float64]
-_SHUFFLE_KEY = -2  # display order: key.fold_in(-2).fold_in(group)
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-def candidate_payload(rendered: Any) -> dict[str, str]:
-    """``render(point)``'s output as a candidate for the page: an image or escaped text.
-
-    PNG bytes become ``data:image/png``, an SVG string ``data:image/svg+xml`` (shown in an
-    ``<img>``: its scripts never run); any other string is text.
-    """
-    if isinstance(rendered, (bytes, bytearray)):
-        if not bytes(rendered[:8]) == b"\x89PNG\r\n\x1a\n":
-            raise ConfigError("render(point) returned bytes that are not a PNG image")
-        return {"kind": "image", "src": "data:image/png;base64," + base64.b64encode(
-            bytes(rendered)).decode("ascii")}
-    if not isinstance(rendered, str):
-        raise ConfigError(
-            f"render(point) must return PNG bytes or a string (SVG or text), got "
-            f"{type(rendered).__name__}")
-    head = rendered.lstrip()[:200].lower()
-    if head.startswith("<svg") or (head.startswith("<?xml") and "<svg" in head):
-        b64 = base64.b64encode(rendered.encode("utf-8")).decode("ascii")
-        return {"kind": "image", "src": "data:image/svg+xml;base64," + b64}
-    return {"kind": "text", "text": rendered}
-
-
-def _digest(points: Array, top: int) -> str:
-    h = hashlib.sha256(np.ascontiguousarray(points, dtype=np.float64).tobytes())
-    h.update(f"|{points.shape}|{top}".encode())
-    return h.hexdigest()[:32]
-
-
-class _AnswerLog:
-    """Answers by candidate digest, appended and fsynced before they are returned."""
-
-    def __init__(self, path: str | os.PathLike[str] | None) -> None:
-        self.path = None if path is None else Path(path)
-        self.answers: dict[str, list[int]] = {}
-        if self.path is not None and self.path.exists():
-            for line in self.path.read_bytes().split(b"\n"):
-                try:
-                    rec = json.loads(line)
-                    self.answers[str(rec["digest"])] = [int(i) for i in rec["order"]]
-                except (ValueError, KeyError, TypeError):
-                    continue  # a torn last line: that answer was never returned
-
-    def add(self, digest: str, order: list[int]) -> None:
-        self.answers[digest] = order
-        if self.path is None:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps({"digest": digest, "order": order, "t": time.time()}) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
 
 
 class _Board:
@@ -313,11 +261,3 @@ def _check_args(dim: Any, render: Any, host: Any, port: Any, token: Any, budget:
     if sense not in ("min", "max"):
         raise ConfigError(f"HumanRanker.sense must be 'min' or 'max', got {sense!r}")
 
-
-def __getattr__(name: str) -> Any:
-    """``TerminalRanker`` lives in :mod:`oracles._human_terminal`, which imports this module."""
-    if name == "TerminalRanker":
-        from oracles._human_terminal import TerminalRanker
-
-        return TerminalRanker
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -109,8 +109,8 @@ def _answer(pg, prev, answered):
 
 def _blocks(out: str) -> list[frozenset[bytes]]:
     """The pictures (file contents) of every query the terminal showed, in order."""
-    return [frozenset(Path(p).read_bytes() for p in re.findall(r"^  \[\d+\] (.*)$", b, re.M))
-            for b in out.split("\n== ")[1:]]
+    paths = [re.findall(r"^  \[\d+\] (.*)$", b, re.MULTILINE) for b in out.split("\n== ")[1:]]
+    return [frozenset(Path(p).read_bytes() for p in block) for block in paths]
 
 
 def test_terminal_ranks_without_a_browser_and_resumes_from_the_same_journal(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,8 +14,8 @@ from blackbox import Budget, minimize
 from blackbox.errors import ConfigError
 from blackbox.keys import Key
 from blackbox.spaces import Box
-from oracles.human import TerminalRanker, _digest
 from oracles._human_terminal import parse_order
+from oracles.human import TerminalRanker, _digest
 
 PTS = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
 
@@ -33,7 +34,7 @@ class Person(io.StringIO):
 
     def shown(self) -> dict[int, str]:
         block = self.out.getvalue().rsplit("== ", 1)[-1]
-        return {int(n): t for n, t in re.findall(r"^  \[(\d+)\] (.*)$", block, re.M)}
+        return {int(n): t for n, t in re.findall(r"^  \[(\d+)\] (.*)$", block, re.MULTILINE)}
 
     def readline(self, *args) -> str:
         if not self.lines:
@@ -83,7 +84,7 @@ def test_a_bad_line_is_asked_again_with_a_one_line_reason_and_records_nothing(
     h, person, out = make([line, "4 3"], log=tmp_path / "a.jsonl", ties=False)
     order = h.rank(PTS, np.arange(4)[None], top=2, key=Key(1))
     lines = out.getvalue().splitlines()
-    bad = [x for x in lines if x.startswith("> ") or x.startswith("  ! ")]
+    bad = [x for x in lines if x.startswith(("> ", "  ! "))]
     assert bad[1].startswith("  ! ") and reason in bad[1]  # right after the first prompt
     assert sum(x.startswith("  ! ") for x in lines) == 1
     assert len((tmp_path / "a.jsonl").read_text().splitlines()) == 1 and h.answered == 1
@@ -116,14 +117,16 @@ def test_undo_goes_back_a_group_and_confirm_holds_the_answer_until_enter(tmp_pat
 
 def test_images_are_written_to_files_and_their_paths_printed(tmp_path):
     png = b"\x89PNG\r\n\x1a\n" + b"\0" * 8
-    render = (lambda p: f"<svg xmlns='http://www.w3.org/2000/svg' id='{p[0]:.0f}{p[1]:.0f}'/>"
-              if p[0] else png)
+
+    def render(p):
+        return f"<svg xmlns='http://www.w3.org/2000/svg' id='{p[1]:.0f}'/>" if p[0] else png
+
     h, person, out = make(["1"], render=render, files=tmp_path / "files")
     h.rank(PTS, np.arange(4)[None], top=1, key=Key(1))
     paths = list(person.shown().values())
     assert sorted(p.rsplit(".", 1)[1] for p in paths) == ["png", "png", "svg", "svg"]
     for p in paths:
-        data = open(p, "rb").read()
+        data = Path(p).read_bytes()
         assert p.startswith(str(tmp_path / "files")) and (data == png or data.startswith(b"<svg"))
 
 
