@@ -43,6 +43,14 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--instruction-first", choices=("no", "yes", "both"), default="both",
                    help="discrete: instruction before the input (the input first lets the "
                         "server reuse each input's cached prefix; default both)")
+    p.add_argument("--select-top", type=int, default=4,
+                   help="discrete: each method's best candidates on train re-scored on dev; the "
+                        "most accurate on train+dev is its prompt (default 4; 1: train only)")
+    p.add_argument("--paraphrases", type=int, default=0, metavar="N",
+                   help="discrete: N rewordings of the seed instructions written by the served "
+                        "model join the pool (InstructZero; cached in OUT; default 0)")
+    p.add_argument("--paraphrase-endpoint", choices=("chat", "completions"), default="chat",
+                   help="discrete: how the paraphrases are generated (default chat)")
     p.add_argument("--base-url", help="an OpenAI-compatible API (default: a local blackbox "
                                       "serve started and stopped here)")
     p.add_argument("--model", default=None, help="model name (default smollm2 locally)")
@@ -92,6 +100,10 @@ def run(a: argparse.Namespace) -> int:
 
     if a.budget < 2:
         raise ConfigError(f"--budget must be an int >= 2 API calls, got {a.budget}")
+    if a.select_top < 1:
+        raise ConfigError(f"--select-top must be an int >= 1, got {a.select_top}")
+    if a.paraphrases < 0:
+        raise ConfigError(f"--paraphrases must be an int >= 0, got {a.paraphrases}")
     baselines = tuple(b.strip() for b in a.baselines.split(",") if b.strip())
     bad = [b for b in baselines if b not in ("manual", "random", "cma")]
     if bad:
@@ -116,14 +128,16 @@ def run(a: argparse.Namespace) -> int:
                      progress=not a.no_progress, hidden=hidden, d=a.dim, n_tokens=a.n_tokens,
                      k_demos=a.k_demos, instruction_first={
                          "no": (False,), "yes": (True,), "both": (False, True)}[
-                         a.instruction_first])
+                         a.instruction_first], select_top=a.select_top,
+                     paraphrases=a.paraphrases if a.mode == "discrete" else 0,
+                     paraphrase_endpoint=a.paraphrase_endpoint, model=model)
         report = tune(s, task)
     finally:
         if server is not None:
             server.stop()
-    print(json.dumps({k: report[k] for k in ("test_accuracy_start", "test_accuracy_tuned",
-                                             "baselines", "api_calls", "requests_sent",
-                                             "seconds")}, default=float))
+    keys = ("test_accuracy_start", "test_accuracy_tuned", "baselines", "api_calls",
+            "paraphrase_calls", "requests_sent", "seconds")
+    print(json.dumps({k: report[k] for k in keys if k in report}, default=float))
     print(f"report: {out / 'report.json'}")
     return 0
 

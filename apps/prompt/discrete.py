@@ -3,7 +3,10 @@ demonstrations, each chosen from a candidate pool, relaxed to a point ``z`` of c
 categorical logits (one block per slot; a point decodes to the argmax of each block), as in
 BDPL (Diao et al., "Black-box Prompt Learning for Pre-trained Language Models", TMLR 2023,
 https://arxiv.org/abs/2201.08531). The tweet comes before the instruction unless the position
-slot says otherwise, so the server computes each tweet once for every candidate instruction.
+slot says otherwise, so the server computes each tweet once for every candidate instruction;
+both positions are searched by default (on SmolLM2 the instruction-first prompts are the strong
+ones). The instruction pool can grow with paraphrases the served model writes itself
+(``apps.prompt.paraphrase``, InstructZero-style).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from numpy.typing import NDArray
 
 from apps.prompt.data import Example, PromptTask
 
-__all__ = ["DiscreteCandidate", "DiscreteSpace"]
+__all__ = ["DiscreteCandidate", "DiscreteSpace", "seed_instructions"]
 
 INSTRUCTIONS = (
     "",
@@ -27,6 +30,9 @@ INSTRUCTIONS = (
     "Decide whether the {input} expresses a {labels} opinion.",
     "How does the writer feel? Answer {labels}.",
     "Read the {input} and say if it is {labels}.",
+    "Is this {input} {labels}?",
+    "Does this {input} express a {labels} sentiment?",
+    "Is the following {input} {labels}?",
 )
 ANSWERS = ("Sentiment:", "Answer:", "The sentiment is", "The {input} is")
 SENTIMENT_VERBALIZERS = (("positive", "negative"), ("Positive", "Negative"), ("good", "bad"),
@@ -59,6 +65,11 @@ class DiscreteCandidate:
         """The prompt with ``{text}`` where the input goes (followed by a verbalizer)."""
         return self.prefix("{text}")
 
+    def key(self) -> tuple[Any, ...]:
+        """What the prompt is (two slot choices that give the same prompt share a key)."""
+        return (self.instruction, self.before, self.answer, self.verbalizers,
+                tuple(d.text for d in self.demos))
+
     def describe(self) -> dict[str, Any]:
         return {"template": self.template(), "verbalizers": list(self.verbalizers),
                 "instruction": self.instruction, "instruction_first": self.before,
@@ -72,12 +83,12 @@ class DiscreteSpace:
                  answers: Sequence[str] = ANSWERS,
                  verbalizer_pool: Sequence[Sequence[str]] = (), k_demos: int = 2,
                  n_demo_pool: int = 6, start: tuple[str, str] = ("", "Sentiment:"),
-                 instruction_first: Sequence[bool] = (False, True)) -> None:
+                 instruction_first: Sequence[bool] = (False, True),
+                 extra_instructions: Sequence[str] = ()) -> None:
         self.task = task
-        labels = " or ".join(task.labels)
-        fmt = {"input": task.input_name.lower(), "labels": labels}
         self.instructions = list(dict.fromkeys(
-            [start[0]] + [i.format(**fmt) for i in instructions]))
+            [start[0]] + seed_instructions(task, instructions) + list(extra_instructions)))
+        fmt = _fmt(task)
         self.answers = list(dict.fromkeys([start[1]] + [a.format(**fmt) for a in answers]))
         pool = [tuple(task.verbalizers)] + [tuple(v) for v in verbalizer_pool
                                             if len(v) == len(task.labels)]
@@ -102,7 +113,8 @@ class DiscreteSpace:
 
     def candidate(self, idx: Sequence[int]) -> DiscreteCandidate:
         demos = tuple(self.demo_pool[j - 1] for j in idx[4:] if j > 0)
-        return DiscreteCandidate(self.instructions[idx[0]], self.positions[idx[1]],
+        inst = self.instructions[idx[0]]
+        return DiscreteCandidate(inst, self.positions[idx[1]] and bool(inst),
                                  self.answers[idx[2]],
                                  self.verbalizers[idx[3]], demos, self.task.input_name)
 
@@ -118,3 +130,13 @@ class DiscreteSpace:
         """The manual starting template: no instruction, the first answer cue, the task's
         verbalizers, no demonstrations."""
         return [0] * len(self.sizes)
+
+
+def _fmt(task: PromptTask) -> dict[str, str]:
+    return {"input": task.input_name.lower(), "labels": " or ".join(task.labels)}
+
+
+def seed_instructions(task: PromptTask, instructions: Sequence[str] = INSTRUCTIONS) -> list[str]:
+    """The pool's non-empty instructions written for ``task`` (its input name, its labels)."""
+    fmt = _fmt(task)
+    return [i.format(**fmt) for i in dict.fromkeys(instructions) if i]

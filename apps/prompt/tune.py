@@ -13,9 +13,11 @@ from typing import Any, Callable
 import numpy as np
 
 from apps.prompt.data import PromptTask
-from apps.prompt.discrete import SENTIMENT_VERBALIZERS, DiscreteSpace
+from apps.prompt.discrete import SENTIMENT_VERBALIZERS, DiscreteSpace, seed_instructions
+from apps.prompt.paraphrase import Paraphrases, paraphrase
 from apps.prompt.score import Scorer, metrics
-from apps.prompt.search import Evaluator, PointOracle, bdpl, random_candidates, run_strategy
+from apps.prompt.search import (Evaluator, PointOracle, Selection, bdpl, random_candidates,
+                                run_strategy, select)
 from apps.prompt.soft import SoftSpace
 from blackbox.errors import ConfigError
 from blackbox.keys import Key
@@ -44,6 +46,10 @@ class Settings:
     embed_std: float = 0.136
     k_demos: int = 2
     instruction_first: tuple[bool, ...] = (False, True)
+    select_top: int = 4  # discrete: candidates re-scored on dev for the final choice
+    paraphrases: int = 0  # discrete: instructions the served model writes (InstructZero)
+    paraphrase_endpoint: str = "chat"
+    model: str = "default"
 
 
 @dataclass
@@ -52,6 +58,7 @@ class Method:
     final: Any  # the chosen candidate
     ev: Evaluator | None
     seconds: float
+    selection: Selection | None = None
 
 
 def _strategy(name: str, opts: dict[str, Any]) -> Any:
@@ -72,22 +79,17 @@ def _run_discrete(s: Settings, task: PromptTask, name: str, space: DiscreteSpace
     if name == "bdpl":
         bdpl(ev, space.sizes, space.candidate, key, start, **s.opts)
     elif name == "random":
-        ev.many([space.candidate(start)], [tuple(start)])
+        ev.many([space.candidate(start)], [space.candidate(start).key()])
         random_candidates(ev, space.sizes, space.candidate, key)
     else:
-        oracle = PointOracle(ev, space.decode, lambda c: tuple(space_key(space, c)), space.dim,
-                             name)
+        oracle = PointOracle(ev, space.decode, lambda c: c.key(), space.dim, name)
         opts = s.opts if name == s.strategy else {}
         run_strategy(ev, oracle, _strategy(name, opts), space.encode(start), s.seed, None)
     if bar is not None:
         bar.close(ev.calls, ev.best[0])
-    final = ev.cands[ev.best[1]] if ev.best[1] is not None else space.candidate(start)
-    return Method(name, final, ev, time.perf_counter() - t0)
-
-
-def space_key(space: DiscreteSpace, cand: Any) -> tuple[Any, ...]:
-    return (cand.instruction, cand.before, cand.answer, cand.verbalizers,
-            tuple(d.text for d in cand.demos))
+    sel = select(ev, ev.scorer, task.dev, s.select_top)
+    final = ev.cands[sel.key] if sel.key is not None else space.candidate(start)
+    return Method(name, final, ev, time.perf_counter() - t0, sel)
 
 
 def hash_name(name: str) -> int:
@@ -137,11 +139,17 @@ def tune(s: Settings, task: PromptTask) -> dict[str, Any]:
         return scorers[-1]
 
     names = [s.strategy] + [b for b in s.baselines if b != s.strategy]
+    para = Paraphrases([], [], 0)
     if s.mode == "discrete":
         pool = SENTIMENT_VERBALIZERS if set(task.labels) == {"positive", "negative"} else ()
         pool = tuple(v if task.labels[0] == "positive" else v[::-1] for v in pool)
+        if s.paraphrases:
+            para = paraphrase(s.make_client, seed_instructions(task), s.paraphrases, s.out,
+                              Key(s.seed).fold_in(hash_name("paraphrase")), model=s.model,
+                              endpoint=s.paraphrase_endpoint)
         space: Any = DiscreteSpace(task, verbalizer_pool=pool, k_demos=s.k_demos,
-                                   instruction_first=s.instruction_first)
+                                   instruction_first=s.instruction_first,
+                                   extra_instructions=para.kept)
         methods = [_run_discrete(s, task, n, space, scorer_for) for n in names]
     else:
         if s.hidden is None:
@@ -162,6 +170,8 @@ def tune(s: Settings, task: PromptTask) -> dict[str, Any]:
     curve = _curve(tuned, evals, task)
     report = _report(s, task, methods, test, start_acc, curve, scorers, space,
                      time.perf_counter() - t0)
+    if s.mode == "discrete":
+        report.update(_discrete_report(s, task, methods, space, para))
     _write(s, report, tuned, space, curve)
     for sc in scorers:
         sc.client.close()
@@ -209,6 +219,31 @@ def _report(s: Settings, task: PromptTask, methods: list[Method], test: dict[str
         "seconds": seconds, "tuned_prompt": prompt,
         "learning_curve": [{"api_calls": c, "dev_accuracy": a} for c, a in curve],
         "failed_requests": sum(len(sc.failures) for sc in scorers),
+    }
+
+
+def _discrete_report(s: Settings, task: PromptTask, methods: list[Method], space: Any,
+                     para: Paraphrases) -> dict[str, Any]:
+    """The search space, how each final prompt was chosen, and the paraphrase requests (text
+    generation, counted apart from the scoring calls in ``api_calls``)."""
+    sel = {m.name: m.selection for m in methods if m.selection is not None}
+    return {
+        "search_space": {"instructions": len(space.instructions),
+                         "instruction_first": space.positions, "answers": space.answers,
+                         "verbalizers": [list(v) for v in space.verbalizers],
+                         "k_demos": space.k_demos, "size": int(np.prod(space.sizes))},
+        "selection": {"top": s.select_top, "dev_examples": len(task.dev),
+                      "rule": "top candidates on train re-scored on dev; most accurate on "
+                              "train+dev wins (ties: lower cross-entropy)"},
+        "selection_calls_per_method": {n: x.calls for n, x in sel.items()},
+        "dev_accuracy_selected": {n: (x.dev.get(x.key, (None,))[0]) for n, x in sel.items()},
+        "train_accuracy_selected": {m.name: m.ev.accuracy.get(m.selection.key) for m in methods
+                                    if m.ev is not None and m.selection is not None},
+        "paraphrase_calls": para.calls, "paraphrase_requests_sent": para.requests_sent,
+        "paraphrase_tokens": para.tokens, "paraphrase_failures": len(para.failures),
+        "paraphrases_kept": para.kept,
+        "paraphrase_note": "paraphrase calls generate instructions once for the shared pool; "
+                           "they are not in api_calls (scoring calls per method)",
     }
 
 

@@ -1,0 +1,87 @@
+"""The discrete search space (both instruction positions, the strong instruction families, one
+key per distinct prompt) and the final choice on train + dev, with a fake scorer."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from apps.prompt.data import Example, PromptTask
+from apps.prompt.discrete import DiscreteSpace
+from apps.prompt.search import Evaluator, bdpl, random_candidates, select
+from blackbox.keys import Key
+
+LABELS = ("positive", "negative")
+
+
+def task(n=8):
+    ex = tuple(Example(f"tweet {i}", i % 2) for i in range(n))
+    return PromptTask(LABELS, LABELS, ex, ex, ex, (), "Tweet")
+
+
+def test_the_space_holds_the_strong_instruction_first_prompt():
+    sp = DiscreteSpace(task(), k_demos=0)
+    assert sp.positions == [False, True]
+    templates = {sp.candidate([i, p, a, 0]).template() for i in range(len(sp.instructions))
+                 for p in range(2) for a in range(len(sp.answers))}
+    assert ("Is the sentiment of this tweet positive or negative?\nTweet: {text}\nAnswer:"
+            in templates)
+    assert sp.candidate(sp.start()).template() == "Tweet: {text}\nSentiment:"
+
+
+def test_no_instruction_has_no_position_one_key_per_distinct_prompt():
+    sp = DiscreteSpace(task(), k_demos=0, extra_instructions=["Is it good?", "Is it good?"])
+    a, b = sp.candidate([0, 0, 1, 0]), sp.candidate([0, 1, 1, 0])
+    assert a == b and a.key() == b.key() and not b.before
+    assert sp.instructions.count("Is it good?") == 1
+    c, d = sp.candidate([1, 0, 1, 0]), sp.candidate([1, 1, 1, 0])
+    assert c.key() != d.key() and d.template().startswith(sp.instructions[1] + "\nTweet:")
+
+
+class FakeScorer:
+    """Label log-probabilities from a per-instruction table of right answers: ``right[inst]`` is
+    the set of example texts the prompt gets right; a right answer has probability 0.8."""
+
+    def __init__(self, right):
+        self.right, self.calls = right, 0
+
+    def logprobs(self, cands, examples):
+        self.calls += len(cands)
+        out = np.zeros((len(cands), len(examples), 2))
+        for i, c in enumerate(cands):
+            for j, e in enumerate(examples):
+                ok = e.text in self.right.get(c.instruction, set())
+                p = 0.8 if ok else 0.2
+                out[i, j, e.label], out[i, j, 1 - e.label] = np.log(p), np.log(1 - p)
+        return out
+
+
+def ex(prefix, n):
+    return tuple(Example(f"{prefix} {i}", i % 2) for i in range(n))
+
+
+def test_select_rescoring_on_dev_beats_a_lucky_training_winner():
+    train, dev = ex("train", 8), ex("dev", 24)
+    sp = DiscreteSpace(PromptTask(LABELS, LABELS, train, dev, (), (), "Tweet"), k_demos=0)
+    lucky, steady = sp.instructions[1], sp.instructions[2]
+    right = {lucky: {e.text for e in train} | {e.text for e in dev[:12]},   # 8/8, 12/24
+             steady: {e.text for e in train[:7]} | {e.text for e in dev[:20]}}  # 7/8, 20/24
+    scorer = FakeScorer(right)
+    ev = Evaluator(scorer, train, budget=10)
+    cands = [sp.candidate([i, 0, 0, 0]) for i in range(4)]
+    ev.many(cands, [c.key() for c in cands])
+    assert ev.cands[ev.best[1]].instruction == lucky  # the training incumbent
+    assert select(ev, scorer, dev, top=1).key == ev.best[1]  # train only
+    sel = select(ev, scorer, dev, top=3)
+    assert ev.cands[sel.key].instruction == steady and sel.calls == 3 and scorer.calls == 4 + 3
+    assert sel.dev[sel.key] == (20 / 24, sel.dev[sel.key][1])
+    assert sel.pooled[sel.key] == (7 + 20) / 32
+
+
+def test_random_and_bdpl_spend_exactly_the_budget_on_distinct_prompts():
+    sp = DiscreteSpace(task(), k_demos=0)
+    for run in (lambda ev: random_candidates(ev, sp.sizes, sp.candidate, Key(1)),
+                lambda ev: bdpl(ev, sp.sizes, sp.candidate, Key(2), sp.start())):
+        scorer = FakeScorer({sp.instructions[3]: {"tweet 0", "tweet 1"}})
+        ev = Evaluator(scorer, task().train, budget=7)
+        run(ev)
+        assert ev.calls == 7 == scorer.calls == len({c.key() for c in ev.cands.values()})
