@@ -22,8 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
                "/stats, POST /stats/reset, GET|POST /cache. Tests pass --model toy.")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", default="8000", help="TCP port, 1-65535 (default 8000)")
-    p.add_argument("--model", default="smollm2",
-                   help="smollm2 (default: SmolLM2-135M-Instruct) or toy (tiny, for tests)")
+    p.add_argument("--model", default=None,
+                   help="smollm2 (default: SmolLM2-135M-Instruct) or toy (tiny, for tests); "
+                        "with --classifier the default is toy (no language model to load)")
     p.add_argument("--embed-model", default="toy", help="toy (default) or minilm")
     p.add_argument("--threads", type=int, default=0, metavar="N",
                    help="torch CPU threads for the model (default 0: torch's choice; 1 is "
@@ -65,6 +66,8 @@ def _check(a: argparse.Namespace) -> str | None:
         return f"--threads must be >= 0, got {a.threads}"
     if a.cache_tokens < 0:
         return f"--cache-tokens must be >= 0, got {a.cache_tokens}"
+    if a.model is None:  # a classifier server needs no language model: the toy one is free
+        a.model = "toy" if a.classifier else "smollm2"
     if a.model not in ("toy", "smollm2"):
         return f"unknown --model {a.model!r} (smollm2, toy)"
     if a.embed_model not in ("toy", "minilm"):
