@@ -27,6 +27,7 @@ GROUPS: dict[str, list[str]] = {
     "mezo": ["mezo"],
     "attacks": ["attacks"],
     "preference": ["preference"],
+    "preference_long": ["preference_long"],
     "prompt": ["prompt"],
 }
 
