@@ -73,6 +73,8 @@ def _check(a: argparse.Namespace) -> None:
         raise ConfigError("--terminal is for a person: leave out --judge (or --terminal)")
     if a.confirm and not a.terminal:
         raise ConfigError("--confirm applies to --terminal (the page undoes with --undo SECONDS)")
+    if a.undo and a.terminal:
+        raise ConfigError("--undo SECONDS applies to the page: with --terminal use --confirm")
 
 
 def _oracle(a: argparse.Namespace, render: Any, dim: int) -> Any:

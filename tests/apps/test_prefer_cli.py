@@ -141,7 +141,8 @@ def test_terminal_flags_are_checked(capsys):
     from apps.cli import main
 
     for flags, msg in ((["--terminal", "--demo", "tagline", "--judge", "http://127.0.0.1:9/v1"],
-                        "--terminal is for a person"), (["--confirm"], "--confirm applies to")):
+                        "--terminal is for a person"), (["--confirm"], "--confirm applies to"),
+                       (["--terminal", "--undo", "3"], "with --terminal use --confirm")):
         assert main(["prefer", *flags]) == 2
         err = capsys.readouterr().err
         assert msg in err and err.count("\n") == 1
