@@ -46,6 +46,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--select-top", type=int, default=4,
                    help="discrete: each method's best candidates on train re-scored on dev; the "
                         "most accurate on train+dev is its prompt (default 4; 1: train only)")
+    p.add_argument("--calibrate", choices=("yes", "no"), default="yes",
+                   help="discrete: per-label offsets fitted on the training examples travel "
+                        "with each prompt (contextual calibration; default yes)")
     p.add_argument("--paraphrases", type=int, default=0, metavar="N",
                    help="discrete: N rewordings of the seed instructions written by the served "
                         "model join the pool (InstructZero; cached in OUT; default 0)")
@@ -130,7 +133,8 @@ def run(a: argparse.Namespace) -> int:
                          "no": (False,), "yes": (True,), "both": (False, True)}[
                          a.instruction_first], select_top=a.select_top,
                      paraphrases=a.paraphrases if a.mode == "discrete" else 0,
-                     paraphrase_endpoint=a.paraphrase_endpoint, model=model)
+                     paraphrase_endpoint=a.paraphrase_endpoint, model=model,
+                     calibrate=a.calibrate == "yes")
         report = tune(s, task)
     finally:
         if server is not None:

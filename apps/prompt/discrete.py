@@ -11,8 +11,9 @@ ones). The instruction pool can grow with paraphrases the served model writes it
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray

@@ -5,7 +5,9 @@ Large Language Models", 2023, https://arxiv.org/abs/2306.03082) and APE (Zhou et
 Language Models Are Human-Level Prompt Engineers", 2022, https://arxiv.org/abs/2211.01910).
 
 The answers are normalised (first line, no leading label, bullet or quotes, one space), and
-empty, too long, non-printable, brace-carrying and duplicate ones are dropped. Requests and
+empty, too long, non-printable, brace-carrying and duplicate ones are dropped, and so is an
+answer that names some labels but not all ("The tweet is positive."): the model classified the
+seed instead of rewording it (SmolLM2-135M mostly does). Requests and
 answers are kept in ``OUT/paraphrases.json``: a re-run with the same plan sends nothing. These
 calls generate text; they are counted apart from the scoring calls the methods spend.
 """
@@ -14,9 +16,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from blackbox.errors import ConfigError
 from blackbox.keys import Key
@@ -24,10 +27,10 @@ from blackbox.keys import Key
 __all__ = ["META_PROMPTS", "Paraphrases", "clean", "paraphrase", "plan"]
 
 META_PROMPTS = (
-    "Rewrite this instruction in other words. Reply with the new instruction only.\n"
-    "Instruction: {seed}",
-    "Paraphrase the following question, keeping its meaning. Reply with one question.\n"
-    "Question: {seed}",
+    ("Rewrite this instruction in other words. Reply with the new instruction only.\n"
+     "Instruction: {seed}"),
+    ("Paraphrase the following question, keeping its meaning. Reply with one question.\n"
+     "Question: {seed}"),
     "Write another way to ask this, in one sentence: {seed}",
     "Say this more simply, in one short sentence: {seed}",
     "Reword this task description for a classifier. Reply with one sentence.\nTask: {seed}",
@@ -82,14 +85,22 @@ def _norm(s: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", s.lower()).split())
 
 
-def keep(raw: Sequence[str | None], existing: Sequence[str], max_chars: int = 160) -> list[str]:
+def _answers(text: str, labels: Sequence[str]) -> bool:
+    """Whether ``text`` names some of ``labels`` but not all (a classification, not a task)."""
+    words = set(_norm(text).split())
+    named = [lab for lab in labels if _norm(lab) in words]
+    return 0 < len(named) < len(labels)
+
+
+def keep(raw: Sequence[str | None], existing: Sequence[str], max_chars: int = 160,
+         labels: Sequence[str] = ()) -> list[str]:
     """Cleaned, deduplicated answers (against ``existing`` and each other, ignoring case and
-    punctuation), in request order."""
+    punctuation) that do not name just some of ``labels``, in request order."""
     seen = {_norm(s) for s in existing}
     out = []
     for r in raw:
         c = clean(r, max_chars)
-        if c is not None and _norm(c) not in seen:
+        if c is not None and _norm(c) not in seen and not _answers(c, labels):
             seen.add(_norm(c))
             out.append(c)
     return out
@@ -109,7 +120,7 @@ def _text(ans: Any, endpoint: str) -> str:
 
 def paraphrase(make_client: Any, seeds: Sequence[str], n: int, out: Path, key: Key, *,
                model: str = "default", endpoint: str = "chat", max_tokens: int = 48,
-               max_chars: int = 160) -> Paraphrases:
+               max_chars: int = 160, labels: Sequence[str] = ()) -> Paraphrases:
     """``n`` rewordings of ``seeds`` from the served model (``make_client()`` is called only
     if something has to be sent), cleaned and deduplicated; cached in ``out/paraphrases.json``."""
     if endpoint not in ("chat", "completions"):
@@ -126,7 +137,7 @@ def paraphrase(make_client: Any, seeds: Sequence[str], n: int, out: Path, key: K
         res = _ask(make_client(), missing, endpoint, max_tokens, res)
     new = dict(zip(missing, res.raw))
     res.raw = [stored[p] if p in stored else new[p] for p in prompts]
-    res.kept = keep(res.raw, seeds, max_chars)
+    res.kept = keep(res.raw, seeds, max_chars, labels)
     if missing:
         _save(path, how, {**stored, **{p: r for p, r in new.items() if r is not None}})
     return res
@@ -143,7 +154,7 @@ def _ask(client: Any, prompts: list[str], endpoint: str, max_tokens: int,
                 if isinstance(ans, BaseException):
                     raise ans
                 res.raw.append(_text(ans, endpoint))
-            except Exception as exc:  # a failed request: no instruction, never a lost run
+            except Exception as exc:  # noqa: BLE001 (a failed request: no instruction, no lost run)
                 res.raw.append(None)
                 res.failures.append(f"{type(exc).__name__}: {exc}"[:200])
         st = client.stats

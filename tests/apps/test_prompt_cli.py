@@ -31,6 +31,10 @@ def test_discrete_mode_end_to_end_report_and_cached_rerun(tmp_path, capsys):
     assert r["baselines"]["manual"] == r["test_accuracy_start"]
     assert "{text}" in r["tuned_prompt"]["template"] and r["failed_requests"] == 0
     assert r["learning_curve"][-1]["api_calls"] == 4 and (out / "learning_curve.png").exists()
+    assert r["selection"]["top"] == 4 and r["selection_calls_per_method"] == {"cma": 4,
+                                                                        "random": 4, "bdpl": 4}
+    assert len(r["tuned_prompt"]["label_offsets"]) == 2 and "test_accuracy_start_calibrated" in r
+    assert r["search_space"]["instruction_first"] == [False, True] and r["paraphrase_calls"] == 0
     assert "starting blackbox serve --model toy" in capsys.readouterr().err
     assert main(["tune-prompt", *SMALL, "--out", str(out)]) == 0
     again = json.loads((out / "report.json").read_text())
@@ -62,6 +66,10 @@ def test_bad_input_fails_in_one_line_before_any_request(tmp_path, capsys):
     assert "too few examples for the splits" in capsys.readouterr().err
     assert main([*base, "--baselines", "grid"]) == 2
     assert "--baselines: unknown 'grid'" in capsys.readouterr().err
+    assert main([*base, "--select-top", "0"]) == 2
+    assert "--select-top must be an int >= 1, got 0" in capsys.readouterr().err
+    assert main([*base, "--paraphrases", "999"]) == 2
+    assert "--paraphrases must be an int in 0..50" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
 

@@ -85,3 +85,37 @@ def test_random_and_bdpl_spend_exactly_the_budget_on_distinct_prompts():
         ev = Evaluator(scorer, task().train, budget=7)
         run(ev)
         assert ev.calls == 7 == scorer.calls == len({c.key() for c in ev.cands.values()})
+
+
+def test_fit_bias_undoes_a_prompt_that_leans_to_one_label():
+    from apps.prompt.score import metrics
+    from apps.prompt.search import fit_bias
+
+    exs = ex("t", 40)
+    gen = Key(0).numpy()
+    signal = np.array([1.0 if e.label == 0 else -1.0 for e in exs]) + gen.normal(0, 0.5, 40)
+    lp = np.stack([signal + 3.0, np.zeros(40)], -1)  # leans 3 nats to label 0
+    assert metrics(lp, exs)[1] == 0.5
+    b = fit_bias(lp, exs)
+    assert abs(b.sum()) < 1e-12 and -3.5 < b[0] - b[1] < -2.5
+    assert metrics(lp + b, exs)[1] >= 0.9 and metrics(lp + b, exs)[0] < metrics(lp, exs)[0]
+    lp[3] = np.nan
+    assert np.isfinite(fit_bias(lp, exs)).all()
+
+
+def test_calibrated_evaluator_ranks_by_the_adjusted_scores():
+    train = ex("train", 8)
+    sp = DiscreteSpace(PromptTask(LABELS, LABELS, train, train, (), (), "Tweet"), k_demos=0)
+
+    class Leaning(FakeScorer):
+        def logprobs(self, cands, examples):
+            out = super().logprobs(cands, examples)
+            out[..., 0] += 5.0  # every prompt leans to label 0
+            return out
+
+    right = {sp.instructions[1]: {e.text for e in train}}
+    for calibrate, want in ((False, 0.5), (True, 1.0)):
+        ev = Evaluator(Leaning(right), train, budget=4, calibrate=calibrate)
+        cands = [sp.candidate([i, 0, 0, 0]) for i in range(2)]
+        ev.many(cands, [c.key() for c in cands])
+        assert ev.rank[0] == want

@@ -34,6 +34,13 @@ def test_keep_drops_duplicates_of_the_seeds_and_of_each_other():
     assert keep(raw, SEEDS) == ["Is it a good tweet?", "Is the tweet upbeat?"]
 
 
+def test_keep_drops_answers_that_classify_instead_of_rewording():
+    raw = ["The tweet is positive, with a clear message.", "Is the tweet negative or positive?",
+           "How does the author feel about it?", "The sentiment is NEGATIVE."]
+    assert keep(raw, SEEDS, labels=("positive", "negative")) == raw[1:3]
+    assert keep(raw, SEEDS) == raw  # no labels given: no such filter
+
+
 def test_plan_is_seeded_distinct_and_bounded():
     a, b = plan(SEEDS, 5, Key(0)), plan(SEEDS, 5, Key(0))
     assert a == b and len(set(a)) == 5 and plan(SEEDS, 5, Key(1)) != a
