@@ -15,7 +15,9 @@ cut (from the box centre, as the GP's ``cut``) at 10/25/50/100/200 answers where
 far (and on how many seeds), answers to a 90% cut and their ratio, and the GP's seconds per
 proposal (wall and CPU) against answers; the curves go to ``bench-results/preference-long.png``.
 ZO-RankSGD's answer ranks the top 5 of 10 candidates (gradient rounds; the best of 6 for line
-searches); it is also run in the GP's own format (best of 4) for reference.
+searches); it is also run in the GP's own format (best of 4) for reference, and so is, at
+d <= 20, the surrogate prototype :class:`strategies.zo_rank_surrogate.RankSurrogate` (best of 4:
+the incumbent, a Bradley-Terry quadratic's proposal, two perturbations).
 
 Where a d has no logs, it says so and runs the GP itself for a few answers (the targets then
 miss: nothing passes without the GP's numbers at 50 answers or more).
@@ -47,6 +49,9 @@ TARGET_MARKS = (50, 100, 200)
 OURS_ANSWERS = 200
 TIME_BINS = ((1, 10), (11, 25), (26, 50), (51, 100), (101, 200))
 DIMS = (10, 100)
+#: the surrogate prototype (strategies.zo_rank_surrogate) runs where its d + 1 parameter fit
+#: per answer is cheap
+SURROGATE_MAX_D = 20
 
 
 def read_logs(folder: str | os.PathLike[str]) -> dict[int, dict[tuple[int, float], list[dict]]]:
@@ -128,6 +133,7 @@ def _ours_summary(d: int, keys: list[tuple[int, float]], strategy: Any = None) -
 def _compare(d: int, records: dict[tuple[int, float], list[dict]]) -> dict[str, Any]:
     """Ours and the GP on the same seeds; margins only where the GP reached the mark."""
     from apps.bench.preference import BEST_OF_4
+    from strategies.zo_rank_surrogate import RankSurrogate
 
     keys = sorted(records)
     gp = _gp_summary(records)
@@ -145,6 +151,14 @@ def _compare(d: int, records: dict[tuple[int, float], list[dict]]) -> dict[str, 
         "worst_margin": min(at_targets) if at_targets else None,
     }
     entry.update(_ratio(ours, gp))
+    if d <= SURROGATE_MAX_D:  # best of 4 with a Bradley-Terry quadratic surrogate (prototype)
+        entry["surrogate_best_of_4"] = sur = _ours_summary(d, keys, RankSurrogate(m=4))
+        entry["surrogate"] = {k.replace("ours", "surrogate"): v
+                              for k, v in _ratio(sur, gp).items()}
+        b4 = entry["ours_best_of_4"]["answers_to_90"]
+        if b4 and sur["answers_to_90"]:
+            entry["surrogate"]["answers_to_90_ratio_best_of_4_over_surrogate"] = (
+                b4 / sur["answers_to_90"])
     return entry
 
 
@@ -197,9 +211,9 @@ def run(quick: bool = False) -> dict[str, Any]:
     result["plot"] = str(_plot(result, Path("bench-results") / "preference-long.png"))
     for k, v in result.items():  # the per-seed curves stay in the PNG, out of the JSON
         if isinstance(v, dict) and "gp" in v:
-            for name in ("ours", "ours_best_of_4", "gp"):
+            for name in ("ours", "ours_best_of_4", "surrogate_best_of_4", "gp"):
                 for big in ("curves", "wall_by_answer", "cpu_by_answer"):
-                    v[name].pop(big, None)
+                    v.get(name, {}).pop(big, None)
     return result
 
 
@@ -214,9 +228,11 @@ def _table(result: dict[str, Any]) -> None:
                   and "gp" in result[k]):
         e = result[label]
         gp, d = e["gp"], label[1:]
-        rows = (("ZO-RankSGD top 5 of 10", e["ours"]),
+        rows = [("ZO-RankSGD top 5 of 10", e["ours"]),
                 ("ZO-RankSGD best of 4", e["ours_best_of_4"]),
-                ("optuna-dashboard GP best of 4", gp))
+                ("optuna-dashboard GP best of 4", gp)]
+        if "surrogate_best_of_4" in e:
+            rows.insert(2, ("surrogate best of 4 (prototype)", e["surrogate_best_of_4"]))
         for name, s in rows:
             cuts = " ".join(_cell(s["cut_at"].get(str(m))) for m in MARKS)
             t90 = "/".join("-" if h is None else str(h) for h in s["answers_to_90_each"])
@@ -235,6 +251,7 @@ def _table(result: dict[str, Any]) -> None:
                           f" s CPU)" for b in gp["s_per_proposal"])
         print(f"   {'':>4} answers to 90%, GP / ours: {said}; GP answers logged per seed: "
               f"{gp['answers_each']}", flush=True)
+        _surrogate_line(e)
         print(f"   {'':>4} GP per proposal by answers: {times}; ours: "
               f"{e['ours']['ms_per_proposal']:.1f} ms", flush=True)
 
@@ -252,9 +269,11 @@ def _plot(result: dict[str, Any], path: Path) -> Path:
     fig, axes = plt.subplots(2, len(labels), figsize=(5 * len(labels), 7), squeeze=False)
     for j, label in enumerate(labels):
         e, ax = result[label], axes[0, j]
-        for name, color, s in (("ZO-RankSGD top 5 of 10", "C0", e["ours"]),
-                               ("ZO-RankSGD best of 4", "C2", e["ours_best_of_4"]),
-                               ("optuna-dashboard GP, best of 4", "C1", e["gp"])):
+        shown = [("ZO-RankSGD top 5 of 10", "C0", e["ours"]),
+                 ("ZO-RankSGD best of 4", "C2", e["ours_best_of_4"]),
+                 ("surrogate best of 4 (prototype)", "C4", e.get("surrogate_best_of_4")),
+                 ("optuna-dashboard GP, best of 4", "C1", e["gp"])]
+        for name, color, s in (row for row in shown if row[2]):
             for i, c in enumerate(s["curves"]):
                 y = np.maximum(1.0 - np.asarray(c), 1e-4)
                 ax.plot(np.arange(1, len(y) + 1), y, color=color, alpha=0.8, lw=1.2,
@@ -281,3 +300,15 @@ def _per_answer_times(gp: dict[str, Any]) -> list[tuple[np.ndarray, np.ndarray]]
     """(answers, mean wall s) and (answers, mean CPU s) per proposal, over the logged seeds."""
     return [(np.arange(1, len(v) + 1), np.asarray(v)) for v in (gp["wall_by_answer"],
                                                                 gp["cpu_by_answer"])]
+
+
+def _surrogate_line(e: dict[str, Any]) -> None:
+    sur = e.get("surrogate")
+    if not sur:
+        return
+    gp = sur.get("answers_to_90_ratio_gp_over_surrogate")
+    bound = sur.get("answers_to_90_ratio_at_least")
+    b4 = sur.get("answers_to_90_ratio_best_of_4_over_surrogate")
+    said = f"{gp:.1f}x" if gp else f">= {bound:.1f}x" if bound and bound > 1 else "-"
+    print(f"   {'':>4} surrogate prototype, answers to 90%: GP / surrogate {said}, "
+          f"ZO-RankSGD best of 4 / surrogate {f'{b4:.1f}x' if b4 else '-'}", flush=True)
