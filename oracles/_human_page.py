@@ -113,10 +113,11 @@ function show(d) {
     grid.append(card);
   }
   const k = d.top, m = d.candidates.length;
-  $("help").textContent = (k === 1 ? `Click the one you like best of these ${m}` :
-    `Click your ${k} favourites of these ${m} in order of preference, best first`) +
-    " (or drag the cards into order, best first; arrow keys move a selected card)" +
-    (k > 1 && d.ties ? ", or pick fewer and press \u201ccan't decide the rest\u201d." : ".");
+  $("help").textContent = (k === 1 ? `Click the one you like best of these ${m}, or drag it to ` +
+    "the front." : `Click your ${k} favourites of these ${m} in order of preference, best ` +
+    "first, or drag them to the front in that order" + (d.ties ?
+    " (or pick fewer and press \u201ccan't decide the rest\u201d)." : ".")) +
+    " Keyboard: Tab to a card, Enter picks it, the arrow keys move it.";
   say(""); mark();
 }
 function pick(cid) {
