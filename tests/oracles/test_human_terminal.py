@@ -167,3 +167,17 @@ def test_q_stops_and_bad_settings_are_one_line_errors():
                     ({"sense": "up"}, "sense must be 'min' or 'max'")):
         with pytest.raises(ConfigError, match=msg):
             make(**kw)
+
+
+def test_the_page_and_the_terminal_share_one_answer_log(tmp_path):
+    from oracles.human import HumanRanker
+
+    log = tmp_path / "human-answers.jsonl"
+    h, _, _ = make([by_text(2, 0)], log=log)
+    first = h.rank(PTS, np.arange(4)[None], top=2, key=Key(5))
+    page = HumanRanker(2, text, log=log, announce=lambda url: None)
+    try:  # answered in the terminal: the page answers it from the log, showing nothing
+        assert page.rank(PTS, np.arange(4)[None], top=2, key=Key(5)).tolist() == first.tolist()
+        assert page.replayed == 1 and page.board.answered == 1
+    finally:
+        page.close()
