@@ -15,6 +15,7 @@ position ids, so the results equal one unbatched forward pass per sequence (to f
 
 from __future__ import annotations
 
+import math
 import os
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ __all__ = ["PrefixCache", "score_sequences"]
 
 KV = list  # per layer: (keys, values), each (kv_heads, length, head_dim)
 _BUCKET = 4  # entries are found by their first tokens
+MERGE = 8  # a shared run this short is recomputed per branch (see _groups)
+PASS_COST = 64  # a forward pass's fixed cost, in tokens (op launches, threads meeting)
 
 
 @dataclass
@@ -109,14 +112,33 @@ def _tree(seqs: Sequence[Sequence[int]]) -> _Node:
                 node.leaves.append(i)
             else:
                 groups.setdefault(seqs[i][node.end], []).append(i)
-        for g in groups.values():
-            e, m, s0 = node.end + 1, min(len(seqs[i]) for i in g), seqs[g[0]]
-            while e < m and all(seqs[i][e] == s0[e] for i in g):
-                e += 1
+        for g, e in _groups(seqs, list(groups.values()), node.end):
             child = _Node(end=e, ref=g[0])
             node.children.append(child)
             stack.append((child, g))
     return root
+
+
+def _groups(seqs: Sequence[Sequence[int]], todo: list[list[int]], start: int
+            ) -> list[tuple[list[int], int]]:
+    """A node's children (ending at ``start``): each group of sequences (grouped by their token
+    at ``start``) with its branch point. A group that shares at most ``MERGE`` tokens and then
+    branches (none of its sequences ends there) is split again at its branch point: each branch
+    recomputes those few tokens rather than waiting a round of forward passes for them."""
+    out, stack = [], [(g, start + 1) for g in todo]
+    while stack:
+        g, e = stack.pop()
+        m, s0 = min(len(seqs[i]) for i in g), seqs[g[0]]
+        while e < m and all(seqs[i][e] == s0[e] for i in g):
+            e += 1
+        if len(g) > 1 and e < m and e - start <= MERGE:
+            subs: dict[int, list[int]] = {}
+            for i in g:
+                subs.setdefault(seqs[i][e], []).append(i)
+            stack += [(sub, e + 1) for sub in subs.values()]
+        else:
+            out.append((g, e))
+    return out
 
 
 def _slice(kv: KV, n: int) -> KV:
@@ -196,6 +218,32 @@ def _plan(node: _Node, parent: _Node, seqs: Sequence[Sequence[int]], cache: Pref
     return _slice(kv, off + b - 1), off + b - 1, list(s[b - 1:node.end]), list(lps[:b])
 
 
+def _chunks(sizes: Sequence[tuple[int, int]], max_tokens: int, per_pass: int = PASS_COST
+            ) -> list[list[int]]:
+    """Jobs (``(new tokens, past length)``) split into forward passes with the least padding:
+    sorted by new length, then cut (dynamic programming over the sorted order) where padded new
+    tokens plus ``per_pass`` token-equivalents per pass are least; a pass holds at most
+    ``max_tokens`` padded new tokens and ``16 * max_tokens`` padded past positions."""
+    order = sorted(range(len(sizes)), key=lambda i: sizes[i])
+    n = [sizes[i][0] for i in order]
+    p = [sizes[i][1] for i in order]
+    best, cut = [0.0] + [math.inf] * len(order), [0] * (len(order) + 1)
+    for j in range(1, len(order) + 1):
+        p_max = 0
+        for i in range(j - 1, -1, -1):  # the pass order[i:j]; its longest job is the last
+            p_max, b = max(p_max, p[i]), j - i
+            if b > 1 and (b * n[j - 1] > max_tokens or b * p_max > 16 * max_tokens):
+                break
+            cost = best[i] + per_pass + b * n[j - 1]
+            if cost < best[j]:
+                best[j], cut[j] = cost, i
+    out, j = [], len(order)
+    while j:
+        out.append(order[cut[j]:j])
+        j = cut[j]
+    return out[::-1]
+
+
 def score_sequences(model: Any, seqs: Sequence[Sequence[int]], *, cache: PrefixCache | None = None,
                     root_kv: KV | None = None, root_len: int = 0, max_tokens: int = 1024
                     ) -> list[list[float | None]]:
@@ -217,18 +265,7 @@ def score_sequences(model: Any, seqs: Sequence[Sequence[int]], *, cache: PrefixC
             if job is not None:
                 jobs.append(job)
                 nodes.append(node)
-        order = sorted(range(len(jobs)), key=lambda i: (jobs[i][1], len(jobs[i][2])))
-        start = 0
-        while start < len(order):
-            chunk = [order[start]]
-            n_max, p_max = len(jobs[order[start]][2]), jobs[order[start]][1]
-            while start + len(chunk) < len(order):
-                j = jobs[order[start + len(chunk)]]
-                n_max, p_max = max(n_max, len(j[2])), max(p_max, j[1])
-                if (len(chunk) + 1) * n_max > max_tokens or \
-                        (len(chunk) + 1) * p_max > 16 * max_tokens:
-                    break
-                chunk.append(order[start + len(chunk)])
+        for chunk in _chunks([(len(j[2]), j[1]) for j in jobs], max_tokens):
             keep = [bool(nodes[i].children) for i in chunk]
             res = _forward(model, [jobs[i][:3] for i in chunk], keep)
             for i, (kv, got, last) in zip(chunk, res):
@@ -237,7 +274,6 @@ def score_sequences(model: Any, seqs: Sequence[Sequence[int]], *, cache: PrefixC
                 node.kv, node.next_lp = kv, last
                 if kv is not None and use_cache is not None:
                     use_cache.put(seqs[node.ref][:node.end], kv, node.lps)
-            start += len(chunk)
         nxt = []
         for parent, node in level:
             parent.kv = parent.next_lp = None  # all its children are done

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from blackbox.keys import Key
-from oracles._serve_scoring import PrefixCache, score_sequences
+from oracles._serve_scoring import MERGE, PrefixCache, _chunks, _tree, score_sequences
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -86,3 +86,25 @@ def test_soft_prefix_scoring_equals_plain_forward(tiny):
     seqs = seqs_with_shared_prefixes()[:8]
     got = score_sequences(tiny, seqs, root_kv=root_kv, root_len=2)
     check(got, [plain(tiny, s, soft) for s in seqs])
+
+
+def test_passes_hold_every_job_once_within_the_caps_with_little_padding():
+    sizes = [(n, p) for n, p in zip([3, 40, 41, 39, 5, 4, 80, 42, 3, 38] * 4, range(40))]
+    passes = _chunks(sizes, max_tokens=256, per_pass=16)
+    assert sorted(i for ch in passes for i in ch) == list(range(len(sizes)))
+    for ch in passes:
+        longest = max(sizes[i][0] for i in ch)
+        assert len(ch) == 1 or (len(ch) * longest <= 256
+                                and len(ch) * max(sizes[i][1] for i in ch) <= 16 * 256)
+    padded = sum(len(ch) * max(sizes[i][0] for i in ch) for ch in passes)
+    assert padded <= 1.15 * sum(n for n, _ in sizes)  # short and long jobs in separate passes
+    assert len(_chunks(sizes, max_tokens=10_000, per_pass=10_000)) == 1  # passes cost most
+
+
+def test_short_shared_runs_are_recomputed_per_branch_not_given_a_round():
+    seqs = [[3, 4, 10, 11, 12, 13, 14, 15, 16, 17, 18], [3, 4, 20, 21], [3, 4, 30, 31]]
+    root = _tree(seqs)
+    assert sorted(c.end for c in root.children) == [4, 4, 11]  # no node for the shared [3, 4]
+    long_run = [[1] * (MERGE + 2) + [5, 6], [1] * (MERGE + 2) + [7, 8]]
+    (shared,) = _tree(long_run).children
+    assert shared.end == MERGE + 2 and len(shared.children) == 2
