@@ -36,11 +36,13 @@ import numpy as np
 __all__ = ["TARGETS", "read_logs", "run"]
 
 #: at d = 100: ours >= the GP at every mark the GP reached (50, 100, 200; at least one measured),
-#: and a 90% cut within 200 answers
+#: and a 90% cut within 200 answers; at d = 10 in the best-of-4 format the surrogate prototype
+#: needs at most 1/1.5 of ZO-RankSGD's answers to a 90% cut (T = 0, 6 seeds)
 TARGETS = {
     "d100.worst_margin": (">=", 0.0),
     "d100.marks_measured": (">=", 1),
     "d100.ours.answers_to_90": ("<=", 200.0),
+    "best_of_4_d10.ratio_T0": (">=", 1.5),
 }
 LOG_ENV = "BLACKBOX_GP_LOGS"
 DEFAULT_LOGS = Path("bench-results") / "preference-gp"
@@ -179,6 +181,33 @@ def _ratio(ours: dict[str, Any], gp: dict[str, Any]) -> dict[str, Any]:
     return {"answers_to_90_ratio_gp_over_ours": None, "answers_to_90_ratio_at_least": bound / o}
 
 
+def _best_of_4_check(d: int = 10, seeds: int = 6, answers: int = 100) -> dict[str, Any]:
+    """The GP's answer format without the GP: ZO-RankSGD and the surrogate, T = 0 and 0.1."""
+    from apps.bench.preference import BEST_OF_4
+    from strategies.zo_rank_surrogate import RankSurrogate
+
+    out: dict[str, Any] = {"dim": d, "seeds": seeds, "answers": answers}
+    for temp in (0.0, 0.1):
+        for name, strategy in (("zo_ranksgd", BEST_OF_4), ("surrogate", RankSurrogate(m=4))):
+            curves = [_ours_curve(d, s, temp, answers, strategy) for s in range(seeds)]
+            hits = [_to90(c) for c in curves]
+            reached = [h for h in hits if h is not None]
+            out[f"T{temp:g}_{name}"] = {
+                "answers_to_90_each": hits, "reached_90": len(reached),
+                "answers_to_90_mean_reached": float(np.mean(reached)) if reached else None,
+                "cut_at": {str(m): _mean_at(curves, m)[0] for m in (25, 50, answers)}}
+    zo, sur = out["T0_zo_ranksgd"], out["T0_surrogate"]
+    if zo["reached_90"] == sur["reached_90"] == seeds:
+        out["ratio_T0"] = zo["answers_to_90_mean_reached"] / sur["answers_to_90_mean_reached"]
+    return out
+
+
+def _ours_curve(d: int, seed: int, temp: float, answers: int, strategy: Any) -> list[float]:
+    from apps.bench.preference import _ours
+
+    return list(_ours(d, seed, temp, answers, strategy)["curve"])
+
+
 def _own_gp_logs(d: int, quick: bool, folder: Path) -> Path:
     """No logs for ``d``: run the GP here for a few answers (said aloud), into its own folder."""
     from apps.bench.preference import _gp
@@ -212,6 +241,7 @@ def run(quick: bool = False) -> dict[str, Any]:
             result["gp_source"][f"d{d}"] = f"a short run here ({own}): no logs in {folder}"
             records = read_logs(own)[d]
         result[f"d{d}"] = _compare(d, records)
+    result["best_of_4_d10"] = _best_of_4_check()
     _table(result)
     result["plot"] = str(_plot(result, Path("bench-results") / "preference-long.png"))
     for k, v in result.items():  # the per-seed curves stay in the PNG, out of the JSON
@@ -222,11 +252,28 @@ def run(quick: bool = False) -> dict[str, Any]:
     return result
 
 
+def _best_of_4_table(check: dict[str, Any]) -> None:
+    print(f"   best of 4 at d = {check['dim']}, {check['seeds']} seeds, no GP: answers to a 90% "
+          f"cut (seeds that got there) and cut after 25 / 50 / {check['answers']} answers",
+          flush=True)
+    for k, v in check.items():
+        if isinstance(v, dict) and "cut_at" in v:
+            cuts = " / ".join(_cell(c).strip() for c in v["cut_at"].values())
+            mean = v["answers_to_90_mean_reached"]
+            print(f"     {k:<16} {v['reached_90']}/{check['seeds']} seeds, mean "
+                  f"{'-' if mean is None else f'{mean:.1f}'}: {v['answers_to_90_each']}; {cuts}",
+                  flush=True)
+    if "ratio_T0" in check:
+        print(f"     answers to 90% at T = 0, ZO-RankSGD / surrogate: {check['ratio_T0']:.2f}x",
+              flush=True)
+
+
 def _cell(v: float | None) -> str:
     return f"{100 * v:6.1f}%" if v is not None else f"{'-':>7}"
 
 
 def _table(result: dict[str, Any]) -> None:
+    _best_of_4_table(result["best_of_4_d10"])
     head = " ".join(f"{'@' + str(m):>7}" for m in MARKS)
     print(f"   {'d':>4} {'method':<34} {head} {'to 90%':>14}", flush=True)
     for label in (k for k in result if k.startswith("d") and isinstance(result[k], dict)

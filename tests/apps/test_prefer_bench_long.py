@@ -9,6 +9,13 @@ import pytest
 from apps.bench import check_targets
 from apps.bench import preference_long as long
 
+_CHECK = long._best_of_4_check
+
+
+@pytest.fixture(autouse=True)
+def small_best_of_4_check(monkeypatch):
+    monkeypatch.setattr(long, "_best_of_4_check", lambda: _CHECK(seeds=2, answers=30))
+
 
 def write_log(path, d, seed, n, cut=lambda a: a / 100, t=0.0, start=1):
     with open(path, "a") as fh:
