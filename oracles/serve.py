@@ -5,8 +5,8 @@ Routes: ``GET /v1/models``, ``POST /v1/chat/completions`` (``logprobs``, ``top_l
 ``POST /v1/completions`` (``prompt`` a string or a list of strings, as the OpenAI protocol
 allows; ``echo`` + ``logprobs`` + ``max_tokens = 0`` scores the prompts, with ``text_offset``;
 ``prompt_embeds``, soft-prompt vectors as vLLM accepts them, placed before the text),
-``POST /v1/embeddings``, ``GET /stats`` (requests received, their times and statuses;
-``POST /stats/reset``) and ``GET /cache`` (prefix-cache counters; ``POST /cache`` with
+``POST /v1/embeddings``, ``GET /stats`` (requests received, their times and statuses, the
+process's CPU seconds; ``POST /stats/reset``) and ``GET /cache`` (prefix-cache counters; ``POST /cache`` with
 ``{"tokens": N}`` empties it and sets its size, 0 turns it off).
 
 Zeroth-order optimization is an inference workload: scoring requests that arrive while the model
@@ -214,7 +214,8 @@ def create_app(cfg: ServerConfig | None = None) -> Any:
         if request.method == "POST":
             stats.requests, stats.timestamps, stats.statuses, stats.paths = 0, [], {}, {}
         return JSONResponse({"requests": stats.requests, "timestamps": stats.timestamps,
-                             "statuses": stats.statuses, "paths": stats.paths})
+                             "statuses": stats.statuses, "paths": stats.paths,
+                             "cpu_seconds": time.process_time()})
 
     routes = [
         Route("/v1/models", models), Route("/v1/chat/completions", chat, methods=["POST"]),

@@ -78,3 +78,22 @@ def _tops(client, prompt, k):
                     top_logprobs=k)
     return [(t["token"], t["logprob"])
             for t in r["choices"][0]["logprobs"]["content"][0]["top_logprobs"]]
+
+
+def test_discrete_search_runs_on_chat_scoring(server):
+    """BDPL over the discrete slots with the chat scorer: budgets kept, every value finite."""
+    from apps.prompt.data import PromptTask
+    from apps.prompt.discrete import DiscreteSpace
+    from apps.prompt.search import Evaluator, bdpl
+    from blackbox.keys import Key
+
+    labels = ("positive", "negative")
+    task = PromptTask(labels, labels, tuple(EXAMPLES), (), (), (), "Tweet")
+    space = DiscreteSpace(task, k_demos=0)
+    client = OpenAIClient(server.base, model="toy")
+    scorer = ChatScorer(client, top_logprobs=5)
+    ev = Evaluator(scorer, task.train, budget=6)
+    bdpl(ev, space.sizes, space.candidate, Key(0), space.start())
+    assert ev.calls == 6 and scorer.calls == 6 * len(EXAMPLES) and not scorer.failures
+    assert all(np.isfinite(v) for v in ev.seen.values())
+    client.close()
