@@ -10,14 +10,16 @@ one process per (d, seed), each appending one JSON line per answer (``d``, ``see
 This benchmark reads those logs from ``$BLACKBOX_GP_LOGS`` (default
 ``bench-results/preference-gp/``), runs ZO-RankSGD (Tang, Rybin, Chang, ICLR 2024,
 https://arxiv.org/abs/2303.03751) on the same d, seeds and rater (Bradley-Terry at the logged
-temperature, utility ``-||x - x*||^2`` on ``[-1, 1]^d``; cheap), and reports per d: the regret
-cut (from the box centre, as the GP's ``cut``) at 10/25/50/100/200 answers where the GP got that
-far (and on how many seeds), answers to a 90% cut and their ratio, and the GP's seconds per
-proposal (wall and CPU) against answers; the curves go to ``bench-results/preference-long.png``.
-ZO-RankSGD's answer ranks the top 5 of 10 candidates (gradient rounds; the best of 6 for line
-searches); it is also run in the GP's own format (best of 4) for reference, and so is, at
-d <= 20, the surrogate prototype :class:`strategies.zo_rank_surrogate.RankSurrogate` (best of 4:
-the incumbent, a Bradley-Terry quadratic's proposal, two perturbations).
+temperature, utility ``-||x - x*||^2`` on ``[-1, 1]^d``; cheap), and reports per d: the regret cut
+(from the box centre, as the GP's ``cut``; the GP's also from its own random first winner) at
+10/25/50/100/200 answers where the GP got that far (and on how many seeds; the margins take the
+GP's better figure, on the GP's seeds), answers to a 90% cut and their ratio, and the GP's seconds
+per proposal (wall and CPU) against answers; the curves go to
+``bench-results/preference-long.png``. ZO-RankSGD's answer ranks the top 5 of 10 candidates
+(gradient rounds; the best of 6 for line searches); it is also run in the GP's own format (best of
+4) for reference, and so is, at d <= 20, the surrogate prototype
+:class:`strategies.zo_rank_surrogate.RankSurrogate` (best of 4: the incumbent, a Bradley-Terry
+quadratic's proposal, two perturbations).
 
 Where a d has no logs, it says so and runs the GP itself for a few answers (the targets then
 miss: nothing passes without the GP's numbers at 50 answers or more).
@@ -150,7 +152,8 @@ def _compare(d: int, records: dict[tuple[int, float], list[dict]]) -> dict[str, 
         reached = [i for i, c in enumerate(gp["curves"]) if len(c) >= m]
         if reached:  # ours on the very seeds the GP reached m with
             mine = float(np.mean([ours["curves"][i][m - 1] for i in reached]))
-            margin[str(m)] = mine - gp["cut_at"][str(m)]
+            # the GP's better figure: from the box centre or from its own (random) first winner
+            margin[str(m)] = mine - max(gp["cut_at"][str(m)], gp["cut_own_at"][str(m)])
     at_targets = [margin[str(m)] for m in TARGET_MARKS if str(m) in margin]
     entry: dict[str, Any] = {
         "dim": d, "ours": ours, "ours_best_of_4": _ours_summary(d, keys, BEST_OF_4), "gp": gp,
@@ -294,7 +297,7 @@ def _table(result: dict[str, Any]) -> None:
         seeds = " ".join(f"{gp['seeds_at'].get(str(m), 0):>7}" for m in MARKS)
         print(f"   {'':>4} {'  GP seeds at the mark':<34} {seeds}", flush=True)
         marg = " ".join(_cell(e["margin_at"].get(str(m))) for m in MARKS)
-        print(f"   {'':>4} {'  ours - GP (same seeds)':<34} {marg}", flush=True)
+        print(f"   {'':>4} {'  ours - the GP (its better row)':<34} {marg}", flush=True)
         ratio = e.get("answers_to_90_ratio_gp_over_ours")
         bound = e.get("answers_to_90_ratio_at_least")
         said = (f"{ratio:.1f}x" if ratio else f">= {bound:.1f}x (the GP short of 90%)"

@@ -60,7 +60,7 @@ def test_margins_only_where_the_gp_got_and_targets_follow(tmp_path, monkeypatch,
     assert checks["d100.marks_measured"] is True
     assert checks["d100.worst_margin"] is (e["worst_margin"] >= 0)
     out = capsys.readouterr().out
-    assert "ours - GP (same seeds)" in out and "GP per proposal by answers" in out
+    assert "ours - the GP (its better row)" in out and "GP per proposal by answers" in out
     assert (tmp_path / r["plot"]).stat().st_size > 10_000
 
 
