@@ -62,6 +62,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--dim", type=int, default=500, help="soft: BBT subspace dimension d (500)")
     p.add_argument("--rpm", type=float, default=None, help="requests per minute limit")
     p.add_argument("--concurrency", type=int, default=4, help="requests in flight (4)")
+    p.add_argument("--scoring", choices=("completions", "chat"), default="completions",
+                   help="label scoring: completions (echo + logprobs, every verbalizer token; "
+                        "default) or chat (first-token top_logprobs, for hosted chat APIs "
+                        "without echo)")
+    p.add_argument("--top-logprobs", type=int, default=20,
+                   help="chat scoring: alternatives listed for the answer's first token (1-20)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="folder: report.json, PNG, cache, evaluations")
     p.add_argument("--no-progress", action="store_true")
@@ -105,6 +111,11 @@ def run(a: argparse.Namespace) -> int:
         raise ConfigError(f"--budget must be an int >= 2 API calls, got {a.budget}")
     if a.select_top < 1:
         raise ConfigError(f"--select-top must be an int >= 1, got {a.select_top}")
+    if a.mode == "soft" and a.scoring == "chat":
+        raise ConfigError("--scoring chat sends text only; --mode soft needs completions "
+                          "(prompt_embeds)")
+    if a.scoring == "chat" and not 1 <= a.top_logprobs <= 20:
+        raise ConfigError(f"--top-logprobs must be an int in 1-20, got {a.top_logprobs}")
     if a.paraphrases < 0:
         raise ConfigError(f"--paraphrases must be an int >= 0, got {a.paraphrases}")
     baselines = tuple(b.strip() for b in a.baselines.split(",") if b.strip())
@@ -134,7 +145,8 @@ def run(a: argparse.Namespace) -> int:
                          a.instruction_first], select_top=a.select_top,
                      paraphrases=a.paraphrases if a.mode == "discrete" else 0,
                      paraphrase_endpoint=a.paraphrase_endpoint, model=model,
-                     calibrate=a.calibrate == "yes")
+                     calibrate=a.calibrate == "yes", scoring=a.scoring,
+                     scoring_opts={"top_logprobs": a.top_logprobs} if a.scoring == "chat" else {})
         report = tune(s, task)
     finally:
         if server is not None:

@@ -16,7 +16,7 @@ import numpy as np
 from apps.prompt.data import PromptTask
 from apps.prompt.discrete import SENTIMENT_VERBALIZERS, DiscreteSpace, seed_instructions
 from apps.prompt.paraphrase import Paraphrases, paraphrase, plan
-from apps.prompt.score import Scorer, metrics
+from apps.prompt.score import Scorer, make_scorer, metrics
 from apps.prompt.search import (
     Evaluator,
     PointOracle,
@@ -60,6 +60,8 @@ class Settings:
     paraphrase_endpoint: str = "chat"
     calibrate: bool = True  # discrete: per-label offsets fitted on train travel with each prompt
     model: str = "default"
+    scoring: str = "completions"  # or "chat": first-token top_logprobs, for hosted chat APIs
+    scoring_opts: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -153,7 +155,7 @@ def tune(s: Settings, task: PromptTask) -> dict[str, Any]:
     scorers: list[Scorer] = []
 
     def scorer_for() -> Scorer:
-        scorers.append(Scorer(s.make_client()))
+        scorers.append(make_scorer(s.scoring, s.make_client(), **s.scoring_opts))
         return scorers[-1]
 
     names = [s.strategy] + [b for b in s.baselines if b != s.strategy]

@@ -45,6 +45,18 @@ def test_discrete_mode_end_to_end_report_and_cached_rerun(tmp_path, capsys):
         {k: r[k] for k in ("test_accuracy_tuned", "baselines", "tuned_prompt")}
 
 
+def test_discrete_mode_with_chat_scoring(tmp_path):
+    """Hosted chat APIs without completions echo: labels read from first-token top_logprobs;
+    one request per (candidate, example), the calls still counted per candidate."""
+    out = tmp_path / "chat"
+    assert main(["tune-prompt", *SMALL, "--scoring", "chat", "--top-logprobs", "5",
+                 "--baselines", "manual", "--k-demos", "0", "--out", str(out)]) == 0
+    r = json.loads((out / "report.json").read_text())
+    assert r["api_calls"] == 4 and r["failed_requests"] == 0
+    assert 0.0 <= r["test_accuracy_tuned"] <= 1.0 and np.isfinite(r["test_accuracy_start"])
+    assert r["requests_sent"] >= 4 * 4  # (a candidate's call is one request per example)
+
+
 def test_soft_mode_end_to_end(tmp_path):
     out = tmp_path / "soft"
     assert main(["tune-prompt", *SMALL, "--mode", "soft", "--dim", "8", "--n-tokens", "2",
@@ -70,6 +82,11 @@ def test_bad_input_fails_in_one_line_before_any_request(tmp_path, capsys):
     assert "--select-top must be an int >= 1, got 0" in capsys.readouterr().err
     assert main([*base, "--paraphrases", "999"]) == 2
     assert "--paraphrases must be an int in 0..50" in capsys.readouterr().err
+    assert main([*base, "--mode", "soft", "--scoring", "chat"]) == 2
+    assert "--scoring chat sends text only; --mode soft needs completions" in \
+        capsys.readouterr().err
+    assert main([*base, "--scoring", "chat", "--top-logprobs", "21"]) == 2
+    assert "--top-logprobs must be an int in 1-20, got 21" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
 
