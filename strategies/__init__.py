@@ -23,13 +23,14 @@ from strategies.cbo import CBO
 from strategies.fw_black import FWBlack
 from strategies.nevergrad import Nevergrad
 from strategies.random_search import RandomSearch
+from strategies.zo_rank_surrogate import RankSurrogate
 from strategies.zo_frank_wolfe import ZOFrankWolfe
 from strategies.zo_ranksgd import ZORankSGD
 from strategies.zo_sgd import ZOSGD
 from strategies.zscg import ZSCG
 
-__all__ = ["CBO", "FWBlack", "MeZO", "Nevergrad", "RandomSearch", "ZOFrankWolfe", "ZORankSGD",
-           "ZOSGD", "ZSCG"]
+__all__ = ["CBO", "FWBlack", "MeZO", "Nevergrad", "RandomSearch", "RankSurrogate", "ZOFrankWolfe",
+           "ZORankSGD", "ZOSGD", "ZSCG"]
 
 _LAZY = {"MeZO": "strategies.mezo"}  # torch: imported on first use
 
