@@ -87,3 +87,14 @@ def test_missing_logs_are_said_and_the_gp_runs_here_and_the_targets_miss(tmp_pat
     assert checks["d100.worst_margin"]["ok"] is False and checks["d100.worst_margin"][
         "measured"] is None
     assert checks["d100.marks_measured"]["ok"] is False
+
+
+def test_the_recorded_gp_runs_behind_the_readme_table_are_shipped_and_whole():
+    """The README's GP figures come from these logs: 3 seeds at d = 100 past 100 answers, and the
+    d = 10 run past its 90% cut (59 answers); every answer counted from 1 without a gap."""
+    logs = long.read_logs(long.RECORDED_LOGS)
+    assert sorted(logs) == [10, 100]
+    assert sorted(logs[100]) == [(0, 0.0), (1, 0.0), (2, 0.0)]
+    assert min(len(r) for r in logs[100].values()) >= 100
+    d10 = logs[10][(0, 0.0)]
+    assert next(r["answer"] for r in d10 if r["cut"] >= 0.9) == 59
