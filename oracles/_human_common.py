@@ -18,7 +18,8 @@ from numpy.typing import NDArray
 
 from blackbox.errors import ConfigError
 
-__all__ = ["SHUFFLE_KEY", "AnswerLog", "candidate_payload", "digest"]
+__all__ = ["SHUFFLE_KEY", "AnswerLog", "candidate_payload", "check_common_args", "digest",
+           "stack_rows"]
 
 Array = NDArray[np.float64]
 SHUFFLE_KEY = -2  # display order: key.fold_in(-2).fold_in(group)
@@ -44,6 +45,26 @@ def candidate_payload(rendered: Any) -> dict[str, str]:
         b64 = base64.b64encode(rendered.encode("utf-8")).decode("ascii")
         return {"kind": "image", "src": "data:image/svg+xml;base64," + b64}
     return {"kind": "text", "text": rendered}
+
+
+def stack_rows(rows: list[list[int]]) -> NDArray[np.int64]:
+    """A query's answer, one row per group; partial answers of different lengths are cut to the
+    shortest (a ranking's rows share one width)."""
+    width = min(len(r) for r in rows)
+    return np.array([r[:width] for r in rows], dtype=np.int64)
+
+
+def check_common_args(who: str, dim: Any, render: Any, budget: Any, sense: Any) -> None:
+    """The checks both rankers make: ``dim``, ``render``, ``budget`` and ``sense``."""
+    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+        raise ConfigError(f"{who}.dim must be an int >= 1, got {dim!r}")
+    if not callable(render):
+        raise ConfigError(f"{who}.render must be a callable point -> PNG bytes | SVG | text")
+    if budget is not None and (
+            isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
+        raise ConfigError(f"{who}.budget must be an int >= 1 or None, got {budget!r}")
+    if sense not in ("min", "max"):
+        raise ConfigError(f"{who}.sense must be 'min' or 'max', got {sense!r}")
 
 
 def digest(points: Array, top: int) -> str:

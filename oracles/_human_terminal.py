@@ -38,9 +38,15 @@ from typing import Any, TextIO
 import numpy as np
 from numpy.typing import NDArray
 
-from blackbox.errors import ConfigError
 from blackbox.keys import Key
-from oracles._human_common import SHUFFLE_KEY, AnswerLog, candidate_payload, digest
+from oracles._human_common import (
+    SHUFFLE_KEY,
+    AnswerLog,
+    candidate_payload,
+    check_common_args,
+    digest,
+    stack_rows,
+)
 
 __all__ = ["TerminalRanker", "parse_order"]
 
@@ -108,7 +114,7 @@ class TerminalRanker:
                  log: str | os.PathLike[str] | None = None,
                  files: str | os.PathLike[str] | None = None, sense: str = "max",
                  stdin: TextIO | None = None, stdout: TextIO | None = None) -> None:
-        _check_args(dim, render, budget, sense)
+        check_common_args("TerminalRanker", dim, render, budget, sense)
         self.dim, self.render, self.sense, self.title = dim, render, sense, str(title)
         self.ties, self.confirm, self.budget = bool(ties), bool(confirm), budget
         self.name = "human"
@@ -151,7 +157,7 @@ class TerminalRanker:
         for _, dig, local in asked:  # final: on disk before the strategy hears of it
             self._log.add(dig, local)
             self.answered += 1
-        return _stack(rows)
+        return stack_rows(rows)
 
     def _ask(self, pts: Array, grp: NDArray[np.int64], top: int, key: Key, held: int) -> Any:
         """Show one group; the chosen local indices (best first), or ``UNDO``."""
@@ -245,21 +251,3 @@ class TerminalRanker:
 
     def __repr__(self) -> str:
         return f"TerminalRanker(dim={self.dim}, title={self.title!r})"
-
-
-def _stack(rows: list[list[int]]) -> NDArray[np.int64]:
-    width = min(len(r) for r in rows)  # partial answers of different lengths: cut, as the page
-    return np.array([r[:width] for r in rows], dtype=np.int64)
-
-
-def _check_args(dim: Any, render: Any, budget: Any, sense: Any) -> None:
-    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
-        raise ConfigError(f"TerminalRanker.dim must be an int >= 1, got {dim!r}")
-    if not callable(render):
-        raise ConfigError("TerminalRanker.render must be a callable point -> PNG bytes | SVG | "
-                          "text")
-    if budget is not None and (
-            isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
-        raise ConfigError(f"TerminalRanker.budget must be an int >= 1 or None, got {budget!r}")
-    if sense not in ("min", "max"):
-        raise ConfigError(f"TerminalRanker.sense must be 'min' or 'max', got {sense!r}")

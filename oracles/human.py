@@ -43,7 +43,7 @@ from blackbox.errors import ConfigError
 from blackbox.keys import Key
 from oracles._human_common import SHUFFLE_KEY as _SHUFFLE_KEY
 from oracles._human_common import AnswerLog as _AnswerLog
-from oracles._human_common import candidate_payload
+from oracles._human_common import candidate_payload, check_common_args, stack_rows
 from oracles._human_common import digest as _digest
 from oracles._human_terminal import TerminalRanker
 
@@ -182,10 +182,7 @@ class HumanRanker:
         pts = np.asarray(points, dtype=np.float64)
         rows = [self._ask_group(pts, grp, int(top), key.fold_in(_SHUFFLE_KEY).fold_in(gi))
                 for gi, grp in enumerate(groups)]
-        width = max(len(r) for r in rows)
-        if any(len(r) != width for r in rows):  # partial answers of different lengths: cut
-            width = min(len(r) for r in rows)
-        return np.array([r[:width] for r in rows], dtype=np.int64)
+        return stack_rows(rows)
 
     def _ask_group(self, pts: Array, grp: NDArray[np.int64], top: int, key: Key) -> list[int]:
         digest = _digest(pts[grp], top)
@@ -241,10 +238,7 @@ class HumanRanker:
 
 def _check_args(dim: Any, render: Any, host: Any, port: Any, token: Any, budget: Any,
                 undo_seconds: Any, allow_remote: bool, sense: Any) -> None:
-    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
-        raise ConfigError(f"HumanRanker.dim must be an int >= 1, got {dim!r}")
-    if not callable(render):
-        raise ConfigError("HumanRanker.render must be a callable point -> PNG bytes | SVG | text")
+    check_common_args("HumanRanker", dim, render, budget, sense)
     if not isinstance(host, str) or (host not in _LOOPBACK and not allow_remote):
         raise ConfigError(f"HumanRanker.host must be a loopback address {_LOOPBACK} unless "
                           f"allow_remote=True, got {host!r}")
@@ -252,12 +246,7 @@ def _check_args(dim: Any, render: Any, host: Any, port: Any, token: Any, budget:
         raise ConfigError(f"HumanRanker.port must be an int in [0, 65535], got {port!r}")
     if token is not None and (not isinstance(token, str) or len(token) < 16):
         raise ConfigError("HumanRanker.token must be a string of at least 16 characters")
-    if budget is not None and (
-            isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
-        raise ConfigError(f"HumanRanker.budget must be an int >= 1 or None, got {budget!r}")
     if isinstance(undo_seconds, bool) or not isinstance(undo_seconds, (int, float)) or not (
             0 <= undo_seconds < 3600):
         raise ConfigError(f"HumanRanker.undo_seconds must be in [0, 3600), got {undo_seconds!r}")
-    if sense not in ("min", "max"):
-        raise ConfigError(f"HumanRanker.sense must be 'min' or 'max', got {sense!r}")
 
