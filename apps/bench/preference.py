@@ -76,14 +76,13 @@ def _gp(d: int, seed: int, temp: float, answers: int, log: Path | None = None
     """The peer's best-of-4 loop; with ``log``, one JSON line per answer (cut, proposal times)
     is appended as it happens, so a long run that is stopped keeps what it measured."""
     import json
+    import warnings
 
     import optuna
     import torch
     from optuna.distributions import FloatDistribution
     from optuna_dashboard.preferential import create_study
     from optuna_dashboard.preferential.samplers.gp import PreferentialGPSampler
-
-    import warnings
 
     warnings.filterwarnings("ignore", message="Dynamic search space")  # its first 4 trials
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -132,8 +131,8 @@ def _frozen(study: Any, trial: Any) -> Any:
 
 
 def _to90(curve: list[float]) -> int | None:
-    hit = [i + 1 for i, c in enumerate(curve) if c >= 0.9]
-    return hit[0] if hit else None
+    """Answers to the first 90% regret cut (``None``: never)."""
+    return next((i + 1 for i, c in enumerate(curve) if c >= 0.9), None)
 
 
 def _summary(runs: list[dict[str, Any]], cap: int) -> dict[str, Any]:

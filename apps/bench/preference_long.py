@@ -37,6 +37,8 @@ from typing import Any
 
 import numpy as np
 
+from apps.bench.preference import _to90
+
 __all__ = ["TARGETS", "read_logs", "run"]
 
 #: at d = 100: ours >= the GP at every mark the GP reached (50, 100, 200; at least one measured),
@@ -90,10 +92,6 @@ def read_logs(folder: str | os.PathLike[str]) -> dict[int, dict[tuple[int, float
 def _mean_at(curves: list[list[float]], m: int) -> tuple[float | None, int]:
     vals = [c[m - 1] for c in curves if len(c) >= m]
     return (float(np.mean(vals)) if vals else None), len(vals)
-
-
-def _to90(curve: list[float]) -> int | None:
-    return next((i + 1 for i, c in enumerate(curve) if c >= 0.9), None)
 
 
 def _gp_summary(records: dict[tuple[int, float], list[dict]]) -> dict[str, Any]:
