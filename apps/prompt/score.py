@@ -21,7 +21,7 @@ from apps.prompt.data import Example
 from blackbox.errors import ConfigError
 from oracles.prompt_tasks import label_tokens
 
-__all__ = ["SCORINGS", "Candidate", "Scorer", "make_scorer", "metrics"]
+__all__ = ["SCORINGS", "Candidate", "Scorer", "correct", "make_scorer", "metrics"]
 
 SCORINGS = ("completions", "chat")
 
@@ -105,11 +105,17 @@ def make_scorer(scoring: str, client: Any, **options: Any) -> Any:
     raise ConfigError(f"scoring must be one of {', '.join(SCORINGS)}, got {scoring!r}")
 
 
+def correct(lp: NDArray[np.float64], examples: Sequence[Example]) -> NDArray[np.bool_]:
+    """Per example: the highest label log-probability is the true label's (a NaN row: wrong)."""
+    y = np.array([e.label for e in examples])
+    pred = np.where(np.isnan(lp).any(-1), -1, np.argmax(np.nan_to_num(lp, nan=-np.inf), -1))
+    return np.asarray(pred == y)
+
+
 def metrics(lp: NDArray[np.float64], examples: Sequence[Example]) -> tuple[float, float]:
     """Mean cross-entropy of the true label under the label-normalised distribution, and
     accuracy (NaN rows count as wrong; the cross-entropy is then NaN)."""
     y = np.array([e.label for e in examples])
     norm = lp - np.logaddexp.reduce(lp, axis=-1, keepdims=True)
     ce = float(-np.mean(norm[np.arange(len(y)), y]))
-    pred = np.where(np.isnan(lp).any(-1), -1, np.argmax(np.nan_to_num(lp, nan=-np.inf), -1))
-    return ce, float(np.mean(pred == y))
+    return ce, float(np.mean(correct(lp, examples)))

@@ -16,7 +16,7 @@ import numpy as np
 from apps.prompt.data import PromptTask
 from apps.prompt.discrete import SENTIMENT_VERBALIZERS, DiscreteSpace, seed_instructions
 from apps.prompt.paraphrase import Paraphrases, paraphrase, plan
-from apps.prompt.score import Scorer, make_scorer, metrics
+from apps.prompt.score import Scorer, correct, make_scorer, metrics
 from apps.prompt.search import (
     Evaluator,
     PointOracle,
@@ -28,6 +28,7 @@ from apps.prompt.search import (
     select,
 )
 from apps.prompt.soft import SoftSpace
+from apps.prompt.stats import paired_tests
 from blackbox.errors import ConfigError
 from blackbox.keys import Key
 from blackbox.progress import ProgressBar
@@ -186,6 +187,7 @@ def tune(s: Settings, task: PromptTask) -> dict[str, Any]:
     start_cand = (space.candidate(space.start()) if s.mode == "discrete"
                   else space.decode(np.zeros(space.dim)))
     start_acc = metrics(evals.logprobs([start_cand], task.test)[0], task.test)[1]
+    right = {m.name: correct(m.adjust(lp), task.test) for m, lp in zip(methods, test_lp)}
     tuned = methods[0]
     curve = _curve(tuned, evals, task)
     report = _report(s, task, methods, test, start_acc, curve, scorers, space,
@@ -193,9 +195,11 @@ def tune(s: Settings, task: PromptTask) -> dict[str, Any]:
     if s.mode == "discrete":
         report.update(_discrete_report(s, task, methods, space, para))
         if s.calibrate:
-            report.update(_start_calibrated(evals, task, start_cand))
+            calibrated, right["start_calibrated"] = _start_calibrated(evals, task, start_cand)
+            report.update(calibrated)
             report["tuned_prompt"]["label_offsets"] = [float(x) for x in tuned.adjust(
                 np.zeros(len(task.labels)))]
+    report["test_significance"] = paired_tests(right, tuned.name)
     _write(s, report, tuned, space, curve)
     for sc in scorers:
         sc.client.close()
@@ -246,14 +250,17 @@ def _report(s: Settings, task: PromptTask, methods: list[Method], test: dict[str
     }
 
 
-def _start_calibrated(evals: Scorer, task: PromptTask, start: Any) -> dict[str, Any]:
-    """The starting template with offsets fitted on train (one scoring call, usually cached)."""
+def _start_calibrated(evals: Scorer, task: PromptTask,
+                      start: Any) -> tuple[dict[str, Any], np.ndarray]:
+    """The starting template with offsets fitted on train (one scoring call, usually cached),
+    and which test examples it gets right."""
     b = fit_bias(evals.logprobs([start], task.train)[0], task.train)
     lp = evals.logprobs([start], task.test)[0]  # cached: scored just before
     return {"test_accuracy_start_calibrated": metrics(lp + b, task.test)[1],
             "calibration": "per-label offsets fitted on the training examples (Zhao et al. "
                            "2021) travel with every searched prompt to dev and test; the "
-                           "manual baseline is the starting template as written"}
+                           "manual baseline is the starting template as written"}, \
+        correct(lp + b, task.test)
 
 
 def _discrete_report(s: Settings, task: PromptTask, methods: list[Method], space: Any,

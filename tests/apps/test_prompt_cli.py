@@ -35,6 +35,14 @@ def test_discrete_mode_end_to_end_report_and_cached_rerun(tmp_path, capsys):
                                                                         "random": 4, "bdpl": 4}
     assert len(r["tuned_prompt"]["label_offsets"]) == 2 and "test_accuracy_start_calibrated" in r
     assert r["search_space"]["instruction_first"] == [False, True] and r["paraphrase_calls"] == 0
+    sig, n = r["test_significance"], r["splits"]["test"]
+    assert set(sig["accuracy_ci95"]) == {"bdpl", "manual", "random", "cma", "start_calibrated"}
+    for name, acc in [("bdpl", r["test_accuracy_tuned"]), *r["baselines"].items()]:
+        lo, hi = sig["accuracy_ci95"][name]
+        assert lo <= acc <= hi
+        if name != "bdpl":  # the paired counts add up to the accuracy difference
+            v = sig["vs"][name]
+            assert v["wins"] - v["losses"] == round((r["test_accuracy_tuned"] - acc) * n)
     assert "starting blackbox serve --model toy" in capsys.readouterr().err
     assert main(["tune-prompt", *SMALL, "--out", str(out)]) == 0
     again = json.loads((out / "report.json").read_text())
