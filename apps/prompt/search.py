@@ -195,17 +195,24 @@ def bdpl(ev: Evaluator, sizes: Sequence[int], make: Callable[[list[int]], Any], 
     ``samples`` prompts drawn per step, the variance-reduced policy gradient
     ``g = 1/(I-1) sum_i (L_i - mean L) grad log p(prompt_i)`` (``grad log softmax = onehot - p``),
     ``alpha <- alpha - lr * g / std(L)``; the logits start ``init`` above uniform at ``start``.
-    Returns the most likely prompt's choices."""
+    Returns the most likely prompt's choices.
+
+    A policy that has settled samples only prompts already scored, which cost no call; so that
+    the budget is spent (every method gets the same number of calls), each such step in a row
+    doubles a temperature on the logits (up to 64x) and the next new prompt resets it."""
     alpha = [np.zeros(n) for n in sizes]
     for a, s in zip(alpha, start):
         a[s] = init
-    step = 0
+    step = stale = 0
     while not ev.done() and step < 50 * ev.budget:
         gen = key.fold_in(step).numpy()
-        probs = [np.exp(a - a.max()) / np.exp(a - a.max()).sum() for a in alpha]
+        temp = 2.0 ** min(stale, 6)
+        probs = [np.exp((a - a.max()) / temp) / np.exp((a - a.max()) / temp).sum() for a in alpha]
         idx = [[int(gen.choice(len(p), p=p)) for p in probs] for _ in range(samples)]
         cands = [make(i) for i in idx]
+        before = ev.calls
         losses = ev.many(cands, [c.key() for c in cands])
+        stale = 0 if ev.calls > before else stale + 1
         ok = np.isfinite(losses)
         step += 1
         if ok.sum() < 2:

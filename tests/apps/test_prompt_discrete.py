@@ -119,3 +119,13 @@ def test_calibrated_evaluator_ranks_by_the_adjusted_scores():
         cands = [sp.candidate([i, 0, 0, 0]) for i in range(2)]
         ev.many(cands, [c.key() for c in cands])
         assert ev.rank[0] == want
+
+
+def test_bdpl_spends_the_whole_budget_after_its_policy_settles():
+    """A policy that has settled on one prompt samples only prompts already scored; the budget
+    left then goes to new prompts near it (the policy is flattened), never back to the stop."""
+    sp = DiscreteSpace(task(), k_demos=0)
+    scorer = FakeScorer({sp.instructions[3]: {"tweet 0", "tweet 1"}})
+    ev = Evaluator(scorer, task().train, budget=40)
+    bdpl(ev, sp.sizes, sp.candidate, Key(0), sp.start(), lr=4.0)
+    assert ev.calls == 40 == scorer.calls == len({c.key() for c in ev.cands.values()})
