@@ -74,8 +74,10 @@ def _ours(d: int, seed: int, temp: float, answers: int, strategy: Any = None
 def _gp(d: int, seed: int, temp: float, answers: int, log: Path | None = None
         ) -> dict[str, Any]:
     """The peer's best-of-4 loop; with ``log``, one JSON line per answer (cut, proposal times)
-    is appended as it happens, so a long run that is stopped keeps what it measured."""
-    import json
+    is appended as it happens, and the study itself lives in an optuna journal file beside it
+    (``LOG.optuna``): a run stopped at any point and started again with the same arguments goes
+    on after its last answer (the GP refits on the stored answers; its sampler's random state
+    starts afresh, so a resumed run need not repeat an unbroken one's proposals)."""
     import warnings
 
     import optuna
@@ -92,7 +94,8 @@ def _gp(d: int, seed: int, temp: float, answers: int, log: Path | None = None
     r0 = util.regret(np.zeros(d))
     dists = {f"x{i:03d}": FloatDistribution(-1.0, 1.0) for i in range(d)}
     sampler = PreferentialGPSampler(seed=Key(seed).fold_in(5).integer() % 2**31)
-    study = create_study(n_generate=4, sampler=sampler)
+    study = create_study(n_generate=4, sampler=sampler, storage=_gp_storage(log),
+                         study_name=f"gp-d{d}-seed{seed}-T{temp}", load_if_exists=True)
     ask_s: list[float] = []
     cpu_s: list[float] = []
 
@@ -103,10 +106,13 @@ def _gp(d: int, seed: int, temp: float, answers: int, log: Path | None = None
         cpu_s.append(time.process_time() - c)
         return trial
 
-    active = [propose() for _ in range(4)]
-    curve: list[float] = []
+    def cut(trial: Any) -> float:
+        return 1.0 - util.regret(np.array([trial.params[k] for k in dists])) / r0
+
+    curve, active = _gp_resume(study, log, cut, (d, seed, temp))
+    active = active + [propose() for _ in range(4 - len(active))]
     key = Key(seed).fold_in(11)
-    for a in range(answers):
+    for a in range(len(curve), answers):
         pts = np.array([[t.params[k] for k in dists] for t in active])
         best = int(rater.rank(pts, np.arange(4)[None, :], top=1, key=key.fold_in(a))[0, 0])
         winner = active[best]
@@ -114,16 +120,68 @@ def _gp(d: int, seed: int, temp: float, answers: int, log: Path | None = None
         study.report_preference(_frozen(study, winner), [_frozen(study, t) for t in losers])
         curve.append(1.0 - util.regret(pts[best]) / r0)
         active = [winner] + [propose() for _ in losers]
-        if log is not None:
-            with open(log, "a") as fh:
-                fh.write(json.dumps({"d": d, "seed": seed, "T": temp, "answer": a + 1,
-                                     "cut": curve[-1], "ask_s": ask_s[-3:],
-                                     "cpu_s": cpu_s[-3:]}) + "\n")
+        _gp_log(log, (d, seed, temp), a + 1, curve[-1], ask_s[-3:], cpu_s[-3:])
+    per = float(np.mean(ask_s)) if ask_s else float("nan")  # (none: a finished run resumed)
     print(f"   gp d={d} seed={seed}: cut {100 * curve[-1]:.1f}% after {answers} answers, "
-          f"{np.mean(ask_s):.2f} s per proposal", flush=True)
-    return {"curve": curve, "shown": rater.shown, "s_per_proposal": float(np.mean(ask_s)),
-            "s_per_proposal_max": float(np.max(ask_s)), "cpu_per_proposal": float(np.mean(cpu_s)),
+          f"{per:.2f} s per proposal", flush=True)
+    return {"curve": curve, "shown": rater.shown, "s_per_proposal": per,
+            "s_per_proposal_max": max(ask_s, default=float("nan")),
+            "cpu_per_proposal": float(np.mean(cpu_s)) if cpu_s else float("nan"),
             "s_per_answer": float(np.sum(ask_s)) / answers}
+
+
+def _gp_storage(log: Path | None) -> Any:
+    """An append-only optuna journal beside ``log`` (``None``: the study stays in memory)."""
+    if log is None:
+        return None
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    return JournalStorage(JournalFileBackend(str(log) + ".optuna"))
+
+
+def _gp_log(log: Path | None, run: tuple[int, int, float], answer: int, cut: float,
+            ask_s: list[float], cpu_s: list[float]) -> None:
+    import json
+
+    if log is not None:
+        d, seed, temp = run
+        with open(log, "a") as fh:
+            fh.write(json.dumps({"d": d, "seed": seed, "T": temp, "answer": answer, "cut": cut,
+                                 "ask_s": ask_s, "cpu_s": cpu_s}) + "\n")
+
+
+def _gp_resume(study: Any, log: Path | None, cut: Any, run: tuple[int, int, float]
+               ) -> tuple[list[float], list[Any]]:
+    """The cuts of the answers a stored study already holds (each answer is 3 preferences, the
+    winner over each loser) and the trials still shown: the last winner, then the proposals made
+    after it. An answer stored but not yet logged (a kill between the two) is logged now,
+    without times."""
+    prefs = study.get_preferences(deepcopy=False)
+    winners = [prefs[i][0] for i in range(0, len(prefs), 3)]
+    curve = [cut(w) for w in winners]
+    logged = _logged_answers(log, run)
+    for a in range(logged, len(curve)):
+        _gp_log(log, run, a + 1, curve[a], [], [])
+    shown = max((t.number for pair in prefs for t in pair), default=-1)
+    pending = [t for t in study.trials if t.number > shown]
+    return curve, ([winners[-1]] if winners else []) + pending
+
+
+def _logged_answers(log: Path | None, run: tuple[int, int, float]) -> int:
+    """How many answers of ``run`` (d, seed, T) the log holds: its last count from answer 1."""
+    import json
+
+    n = 0
+    lines = log.read_text().splitlines() if log is not None and log.exists() else []
+    for line in lines:
+        try:
+            rec = json.loads(line)
+            if (rec["d"], rec["seed"], rec["T"]) == run:
+                n = rec["answer"] if rec["answer"] in (1, n + 1) else n
+        except (ValueError, KeyError, TypeError):
+            continue
+    return n
 
 
 def _frozen(study: Any, trial: Any) -> Any:
