@@ -118,7 +118,7 @@ def _gp(d: int, seed: int, temp: float, answers: int, log: Path | None = None
         winner = active[best]
         losers = [t for i, t in enumerate(active) if i != best]
         study.report_preference(_frozen(study, winner), [_frozen(study, t) for t in losers])
-        curve.append(1.0 - util.regret(pts[best]) / r0)
+        curve.append(cut(winner))
         active = [winner] + [propose() for _ in losers]
         _gp_log(log, (d, seed, temp), a + 1, curve[-1], ask_s[-3:], cpu_s[-3:])
     per = float(np.mean(ask_s)) if ask_s else float("nan")  # (none: a finished run resumed)

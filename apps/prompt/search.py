@@ -206,8 +206,7 @@ def bdpl(ev: Evaluator, sizes: Sequence[int], make: Callable[[list[int]], Any], 
     step = stale = 0
     while not ev.done() and step < 50 * ev.budget:
         gen = key.fold_in(step).numpy()
-        temp = 2.0 ** min(stale, 6)
-        probs = [np.exp((a - a.max()) / temp) / np.exp((a - a.max()) / temp).sum() for a in alpha]
+        probs = [_softmax(a / 2.0 ** min(stale, 6)) for a in alpha]
         idx = [[int(gen.choice(len(p), p=p)) for p in probs] for _ in range(samples)]
         cands = [make(i) for i in idx]
         before = ev.calls
@@ -224,3 +223,8 @@ def bdpl(ev: Evaluator, sizes: Sequence[int], make: Callable[[list[int]], Any], 
                 g += adv[i] * (np.eye(len(p))[idx[i][j]] - p)
             alpha[j] -= lr * g / (ok.sum() - 1)
     return [int(np.argmax(a)) for a in alpha]
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max())
+    return e / e.sum()

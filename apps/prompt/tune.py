@@ -183,11 +183,11 @@ def tune(s: Settings, task: PromptTask) -> dict[str, Any]:
         methods = [_run_soft(s, task, n, space, scorer_for) for n in names]
     evals = scorer_for()
     test_lp = evals.logprobs([m.final for m in methods], task.test)
-    test = {m.name: metrics(m.adjust(lp), task.test)[1] for m, lp in zip(methods, test_lp)}
+    right = {m.name: correct(m.adjust(lp), task.test) for m, lp in zip(methods, test_lp)}
+    test = {name: float(np.mean(r)) for name, r in right.items()}
     start_cand = (space.candidate(space.start()) if s.mode == "discrete"
                   else space.decode(np.zeros(space.dim)))
     start_acc = metrics(evals.logprobs([start_cand], task.test)[0], task.test)[1]
-    right = {m.name: correct(m.adjust(lp), task.test) for m, lp in zip(methods, test_lp)}
     tuned = methods[0]
     curve = _curve(tuned, evals, task)
     report = _report(s, task, methods, test, start_acc, curve, scorers, space,
@@ -255,12 +255,11 @@ def _start_calibrated(evals: Scorer, task: PromptTask,
     """The starting template with offsets fitted on train (one scoring call, usually cached),
     and which test examples it gets right."""
     b = fit_bias(evals.logprobs([start], task.train)[0], task.train)
-    lp = evals.logprobs([start], task.test)[0]  # cached: scored just before
-    return {"test_accuracy_start_calibrated": metrics(lp + b, task.test)[1],
+    right = correct(evals.logprobs([start], task.test)[0] + b, task.test)  # (cached)
+    return {"test_accuracy_start_calibrated": float(np.mean(right)),
             "calibration": "per-label offsets fitted on the training examples (Zhao et al. "
                            "2021) travel with every searched prompt to dev and test; the "
-                           "manual baseline is the starting template as written"}, \
-        correct(lp + b, task.test)
+                           "manual baseline is the starting template as written"}, right
 
 
 def _discrete_report(s: Settings, task: PromptTask, methods: list[Method], space: Any,
