@@ -39,10 +39,13 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--n-train", type=int, default=32, help="examples per scored call (32)")
     p.add_argument("--n-dev", type=int, default=64, help="dev examples, learning curve (64)")
     p.add_argument("--n-test", type=int, default=200, help="held-out test examples (200)")
-    p.add_argument("--k-demos", type=int, default=2, help="discrete: demonstration slots (2)")
-    p.add_argument("--instruction-first", choices=("no", "yes", "both"), default="both",
-                   help="discrete: instruction before the input (the input first lets the "
-                        "server reuse each input's cached prefix; default both)")
+    p.add_argument("--k-demos", type=int, default=0,
+                   help="discrete: demonstration slots (default 0: on the tweet task two cost "
+                        "about 2x per call and gained nothing)")
+    p.add_argument("--instruction-first", choices=("no", "yes", "both"), default="no",
+                   help="discrete: instruction before the input (default no: the input first "
+                        "lets the server reuse each input's cached prefix across candidates "
+                        "and calls)")
     p.add_argument("--select-top", type=int, default=4,
                    help="discrete: each method's best candidates on train re-scored on dev; the "
                         "most accurate on train+dev is its prompt (default 4; 1: train only)")

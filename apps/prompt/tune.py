@@ -54,8 +54,8 @@ class Settings:
     d: int = 500
     n_tokens: int = 5
     embed_std: float = 0.136
-    k_demos: int = 2
-    instruction_first: tuple[bool, ...] = (False, True)
+    k_demos: int = 0
+    instruction_first: tuple[bool, ...] = (False,)
     select_top: int = 4  # discrete: candidates re-scored on dev for the final choice
     paraphrases: int = 0  # discrete: instructions the served model writes (InstructZero)
     paraphrase_endpoint: str = "chat"

@@ -34,7 +34,9 @@ def test_discrete_mode_end_to_end_report_and_cached_rerun(tmp_path, capsys):
     assert r["selection"]["top"] == 4 and r["selection_calls_per_method"] == {"cma": 4,
                                                                         "random": 4, "bdpl": 4}
     assert len(r["tuned_prompt"]["label_offsets"]) == 2 and "test_accuracy_start_calibrated" in r
-    assert r["search_space"]["instruction_first"] == [False, True] and r["paraphrase_calls"] == 0
+    # the defaults: the input first (its prefix cached across candidates), no demonstrations
+    assert r["search_space"]["instruction_first"] == [False] and r["paraphrase_calls"] == 0
+    assert r["search_space"]["k_demos"] == 0
     sig, n = r["test_significance"], r["splits"]["test"]
     assert set(sig["accuracy_ci95"]) == {"bdpl", "manual", "random", "cma", "start_calibrated"}
     for name, acc in [("bdpl", r["test_accuracy_tuned"]), *r["baselines"].items()]:
