@@ -84,16 +84,19 @@ def test_bench_writes_json_for_every_module(tmp_path, capsys):
     for name in ("overhead", "cbo_vs_cbx", "baselines"):
         data = json.loads((tmp_path / f"{name}.json").read_text())
         assert data["benchmark"] == name and data["quick"] is True
+        # every figure a target names is in the result (a missing one is a miss forever)
+        assert [c["figure"] for c in data["checks"] if c["measured"] is None] == []
     over = json.loads((tmp_path / "overhead.json").read_text())
     assert [c["q"] for c in over["cases"]] == [32, 1, 4] and over["ratio_q1"] > 0
     assert {c["figure"] for c in over["checks"]} == {"ratio_q32", "ratio_q1"}
     cbo = json.loads((tmp_path / "cbo_vs_cbx.json").read_text())
-    assert cbo["speed"]["N"] == 1000 and 0.0 <= cbo["R3.1"]["ours_success"] <= 1.0
+    assert cbo["speed"]["N"] == 1000 and 0.0 <= cbo["R3_1"]["ours_success"] <= 1.0
 
 
 def test_bench_http_quick(tmp_path):
     assert main(["bench", "http", "--quick", "--out", str(tmp_path)]) == 0
     data = json.loads((tmp_path / "http.json").read_text())
+    assert [c["figure"] for c in data["checks"] if c["measured"] is None] == []
     assert [r["concurrency"] for r in data["rows"]] == [1, 8, 32]
     assert all(r["oracle_rps"] > 0 and r["direct_rps"] > 0 for r in data["rows"])
 
