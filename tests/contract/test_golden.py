@@ -35,6 +35,11 @@ from blackbox.query import Ranking, Values  # noqa: E402
 GOLDEN = Path(__file__).with_name("golden.json")
 DIM, STEPS, SEED = 6, 6, 20261201
 RTOL = 1e-12
+# MeZO's numbers are torch float32: another CPU's matmul kernels round the losses differently
+# (~1e-7), and the projected gradient (L+ - L-) / (2 eps) with eps = 1e-3 magnifies that about
+# 500x, then 4 steps compound it (2.4e-4 measured between two Xeon machines). A change of the
+# algorithm moves these numbers by O(1), far above this.
+TORCH_RTOL = 2e-3
 W = np.arange(1.0, DIM + 1.0)  # coordinate weights of the objective and of the fingerprints
 
 # name -> (registered strategy, options, space); every registered name also runs with defaults
@@ -175,19 +180,19 @@ def record_all() -> dict[str, Any]:
     return data
 
 
-def _close(got: Any, want: Any, where: str) -> None:
+def _close(got: Any, want: Any, where: str, rtol: float = RTOL) -> None:
     if isinstance(want, dict):
         assert sorted(got) == sorted(want), f"{where}: keys {sorted(got)} != {sorted(want)}"
         for k in want:
-            _close(got[k], want[k], f"{where}.{k}")
+            _close(got[k], want[k], f"{where}.{k}", rtol)
     elif isinstance(want, list):
         assert len(got) == len(want), f"{where}: length {len(got)} != {len(want)}"
         for i, (g, w) in enumerate(zip(got, want)):
-            _close(g, w, f"{where}[{i}]")
+            _close(g, w, f"{where}[{i}]", rtol)
     elif want is None or got is None:
         assert got is want, f"{where}: {got!r} != {want!r}"
     else:
-        assert abs(got - want) <= RTOL * max(1.0, abs(want)), (
+        assert abs(got - want) <= rtol * max(1.0, abs(want)), (
             f"{where}: {got!r} != recorded {want!r} (a change of numbers; if it is a bug fix, "
             f"re-record with `python tests/contract/test_golden.py --regen` and say why)")
 
@@ -209,7 +214,7 @@ def test_golden_trajectory(case: str, golden: dict[str, Any]) -> None:
 
 def test_golden_mezo(golden: dict[str, Any]) -> None:
     pytest.importorskip("torch")
-    _close(run_mezo(), golden["mezo"], "mezo")
+    _close(run_mezo(), golden["mezo"], "mezo", TORCH_RTOL)
 
 
 if __name__ == "__main__":
