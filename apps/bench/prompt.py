@@ -203,7 +203,8 @@ def _result(cands: list[Any], examples: list[Any], pairs: list[tuple[int, int]],
     r_one, r_many = n_one / t_one, n_many / t_many  # [wall, CPU] examples per second
     first = min(c["first_step_scored"] / c["first_step_s"] for c in counts)
     same = all([c.key() for c in run.cands] == [c.key() for c in cands] for run in runs)
-    res = {"candidates": len(cands), "examples_per_call": len(examples), "requests_per_run": len(runs[0].sizes), "k_demos": len(cands[0].demos),
+    res = {"candidates": len(cands), "examples_per_call": len(examples),
+           "requests_per_run": len(runs[0].sizes), "k_demos": len(cands[0].demos),
            "one_per_example": {"scored": n_one, "requests": n_one, "seconds": t_one[0],
                                "per_s": r_one[0], "server_cpu_s": t_one[1]},
            "batched_cached": {"scored": n_many, "requests": sum(len(r.cands) for r in runs),
