@@ -55,6 +55,7 @@ const token = new URLSearchParams(location.search).get("token") || "";
 // the numbered cards first: a card dropped among or right after them joins the ranking there,
 // one dragged away from them leaves it.
 let q = null, picks = [], staged = false, sorted = false, drag = null, swallow = false;
+let epoch = 0;  // bumped by each answer and undo: a poll sent before one is stale on return
 const $ = (id) => document.getElementById(id);
 async function api(path, body) {
   const r = await fetch(path, {method: body ? "POST" : "GET", cache: "no-store",
@@ -192,7 +193,7 @@ async function submit() {
   if (!q) return;
   const r = await api("/api/answer", {id: q.id, order: picks});
   if (r.status === 200) {
-    progress(r.data);
+    epoch++; progress(r.data);
     if (r.data.undo_seconds > 0) {
       staged = true; say("Saved. You can undo it for a moment."); buttons();
     }
@@ -205,14 +206,18 @@ async function submit() {
 }
 async function undo() {
   const r = await api("/api/undo", {id: q ? q.id : null});
-  if (r.status === 200) { staged = false; picks = []; say("Undone: answer again."); mark(); }
+  if (r.status === 200) {
+    epoch++; staged = false; picks = []; say("Undone: answer again."); mark();
+  }
   else { say((r.data && r.data.error) || ("error " + r.status), true); }
 }
 async function poll() {
   let r;
+  const sent = epoch;
   try { r = await api("/api/query"); } catch (e) {
     say("the optimizer is not reachable", true); setTimeout(poll, 1000); return;
   }
+  if (sent !== epoch) { setTimeout(poll, 100); return; }  // (it would show the state before)
   if (r.status !== 200) { say((r.data && r.data.error) || ("error " + r.status), true); return; }
   const d = r.data; progress(d);
   if (d.id && (!q || d.id !== q.id)) { show(d); return; }
