@@ -77,7 +77,7 @@ def workload(n_train: int = N_TRAIN, seed: int = SEED, k_demos: int | None = Non
     """The discrete space, its start and the training examples, as tune-prompt makes them
     (``apps.prompt.cli`` splits, ``apps.prompt.tune`` builds the space; ``None``: its default)."""
     from apps.prompt.data import PromptTask, load_examples, split, tweet_corpus_path
-    from apps.prompt.discrete import SENTIMENT_VERBALIZERS, DiscreteSpace, chat_format
+    from apps.prompt.discrete import SENTIMENT_VERBALIZERS, DiscreteSpace
     from apps.prompt.tune import Settings
 
     k = Settings.k_demos if k_demos is None else k_demos
@@ -90,7 +90,7 @@ def workload(n_train: int = N_TRAIN, seed: int = SEED, k_demos: int | None = Non
                                    n_pool=6 if k else 0, seed=seed)  # (as the CLI does)
     task = PromptTask(labels, labels, train, dev, test, pool, "Tweet")
     space = DiscreteSpace(task, verbalizer_pool=SENTIMENT_VERBALIZERS, k_demos=k,
-                          instruction_first=first, chat=chat_format("auto", "smollm2"))
+                          instruction_first=first, chat=Settings.chat)
     return space, space.start(), list(train)
 
 
@@ -205,7 +205,6 @@ def _result(cands: list[Any], examples: list[Any], pairs: list[tuple[int, int]],
     same = all([c.key() for c in run.cands] == [c.key() for c in cands] for run in runs)
     res = {"candidates": len(cands), "examples_per_call": len(examples),
            "requests_per_run": len(runs[0].sizes), "k_demos": len(cands[0].demos),
-           "chat_format_candidates": sum(c.format.name != "plain" for c in cands),
            "one_per_example": {"scored": n_one, "requests": n_one, "seconds": t_one[0],
                                "per_s": r_one[0], "server_cpu_s": t_one[1]},
            "batched_cached": {"scored": n_many, "requests": sum(len(r.cands) for r in runs),

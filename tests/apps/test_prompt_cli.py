@@ -37,7 +37,7 @@ def test_discrete_mode_end_to_end_report_and_cached_rerun(tmp_path, capsys):
     # the defaults: the input first (its prefix cached across candidates), no demonstrations
     assert r["search_space"]["instruction_first"] == [False] and r["paraphrase_calls"] == 0
     assert r["search_space"]["k_demos"] == 0
-    assert r["search_space"]["formats"] == ["plain"]  # auto: the toy model has no chat format
+    assert r["search_space"]["formats"] == ["plain"]  # the default: plain text only
     sig, n = r["test_significance"], r["splits"]["test"]
     assert set(sig["accuracy_ci95"]) == {"bdpl", "manual", "random", "cma", "start_calibrated"}
     for name, acc in [("bdpl", r["test_accuracy_tuned"]), *r["baselines"].items()]:
