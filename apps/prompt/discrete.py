@@ -6,8 +6,8 @@ categorical logits (one block per slot; a point decodes to the argmax of each bl
 BDPL (Diao et al., "Black-box Prompt Learning for Pre-trained Language Models", TMLR 2023,
 https://arxiv.org/abs/2201.08531). The tweet comes before the instruction unless the position
 slot says otherwise, so the server computes each tweet once for every candidate instruction;
-both positions are searched by default (on SmolLM2 the instruction-first prompts are the strong
-ones). The instruction pool can grow with paraphrases the served model writes itself
+the space searches both positions unless told otherwise (``tune-prompt`` searches the input
+first by default). The instruction pool can grow with paraphrases the served model writes itself
 (``apps.prompt.paraphrase``, InstructZero-style).
 """
 
