@@ -1,10 +1,10 @@
 """Discrete prompts: an instruction, its position, an answer cue, a verbalizer set and ``k``
 demonstrations, each chosen from a candidate pool, and, for a chat-tuned model scored through
 ``/v1/completions``, whether the prompt is written in the model's chat format (the input and the
-instruction as the user's turn, the answer cue opening the assistant's turn), relaxed to a point ``z`` of concatenated
-categorical logits (one block per slot; a point decodes to the argmax of each block), as in
-BDPL (Diao et al., "Black-box Prompt Learning for Pre-trained Language Models", TMLR 2023,
-https://arxiv.org/abs/2201.08531). The tweet comes before the instruction unless the position
+instruction as the user's turn, the answer cue opening the assistant's turn), relaxed to a point
+``z`` of concatenated categorical logits (one block per slot; a point decodes to the argmax of
+each block), as in BDPL (Diao et al., "Black-box Prompt Learning for Pre-trained Language
+Models", TMLR 2023, https://arxiv.org/abs/2201.08531). The tweet comes before the instruction unless the position
 slot says otherwise, so the server computes each tweet once for every candidate instruction;
 the space searches both positions unless told otherwise (``tune-prompt`` searches the input
 first by default). The instruction pool can grow with paraphrases the served model writes itself

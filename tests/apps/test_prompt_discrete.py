@@ -8,8 +8,8 @@ import pytest
 
 from apps.prompt.data import Example, PromptTask
 from apps.prompt.discrete import CHAT_FORMATS, DiscreteSpace, chat_format
-from blackbox.errors import ConfigError
 from apps.prompt.search import Evaluator, bdpl, random_candidates, select
+from blackbox.errors import ConfigError
 from blackbox.keys import Key
 
 LABELS = ("positive", "negative")
