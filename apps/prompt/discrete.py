@@ -4,11 +4,11 @@ demonstrations, each chosen from a candidate pool, and, for a chat-tuned model s
 instruction as the user's turn, the answer cue opening the assistant's turn), relaxed to a point
 ``z`` of concatenated categorical logits (one block per slot; a point decodes to the argmax of
 each block), as in BDPL (Diao et al., "Black-box Prompt Learning for Pre-trained Language
-Models", TMLR 2023, https://arxiv.org/abs/2201.08531). The tweet comes before the instruction unless the position
-slot says otherwise, so the server computes each tweet once for every candidate instruction;
-the space searches both positions unless told otherwise (``tune-prompt`` searches the input
-first by default). The instruction pool can grow with paraphrases the served model writes itself
-(``apps.prompt.paraphrase``, InstructZero-style).
+Models", TMLR 2023, https://arxiv.org/abs/2201.08531). The tweet comes before the instruction
+unless the position slot says otherwise, so the server computes each tweet once for every
+candidate instruction; the space searches both positions unless told otherwise (``tune-prompt``
+searches the input first by default). The instruction pool can grow with paraphrases the served
+model writes itself (``apps.prompt.paraphrase``, InstructZero-style).
 """
 
 from __future__ import annotations
