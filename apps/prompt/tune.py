@@ -27,6 +27,7 @@ from apps.prompt.search import (
     PointOracle,
     Selection,
     bdpl,
+    ensemble_logprobs,
     fit_bias,
     random_candidates,
     run_strategy,
@@ -63,6 +64,7 @@ class Settings:
     instruction_first: tuple[bool, ...] = (False,)
     chat: ChatFormat | None = None  # discrete: a chat format searched next to plain text
     select_top: int = 4  # discrete: candidates re-scored on dev for the final choice
+    ensemble: int = 1  # discrete: the best of them on train+dev answering together
     paraphrases: int = 0  # discrete: instructions the served model writes (InstructZero)
     paraphrase_endpoint: str = "chat"
     calibrate: bool = True  # discrete: per-label offsets fitted on train travel with each prompt
@@ -84,6 +86,22 @@ class Method:
         if self.ev is None or self.selection is None or self.selection.key is None:
             return lp
         return self.ev.adjust(self.selection.key, lp)
+
+    @property
+    def members(self) -> list[Any]:
+        """The candidates that answer together (the final one first)."""
+        if self.ev is None or self.selection is None or len(self.selection.members) < 2:
+            return [self.final]
+        return [self.ev.cands[k] for k in self.selection.members]
+
+    def combine(self, rows: list[np.ndarray]) -> np.ndarray:
+        """The members' label log-probabilities (in ``members`` order), each with its offsets,
+        as one ensemble answer."""
+        if len(rows) == 1:
+            return self.adjust(rows[0])
+        assert self.ev is not None and self.selection is not None
+        return ensemble_logprobs([self.ev.adjust(k, r)
+                                  for k, r in zip(self.selection.members, rows)])
 
 
 def _strategy(name: str, opts: dict[str, Any]) -> Any:
@@ -112,7 +130,7 @@ def _run_discrete(s: Settings, task: PromptTask, name: str, space: DiscreteSpace
         run_strategy(ev, oracle, _strategy(name, opts), space.encode(start), s.seed, None)
     if bar is not None:
         bar.close(ev.calls, ev.best[0])
-    sel = select(ev, ev.scorer, task.dev, s.select_top)
+    sel = select(ev, ev.scorer, task.dev, s.select_top, s.ensemble)
     final = ev.cands[sel.key] if sel.key is not None else space.candidate(start)
     return Method(name, final, ev, time.perf_counter() - t0, sel)
 
@@ -188,8 +206,7 @@ def tune(s: Settings, task: PromptTask) -> dict[str, Any]:
         _probe_soft(probe.client, space)
         methods = [_run_soft(s, task, n, space, scorer_for) for n in names]
     evals = scorer_for()
-    test_lp = evals.logprobs([m.final for m in methods], task.test)
-    right = {m.name: correct(m.adjust(lp), task.test) for m, lp in zip(methods, test_lp)}
+    right, single = _test(methods, evals, task)
     test = {name: float(np.mean(r)) for name, r in right.items()}
     start_cand = (space.candidate(space.start()) if s.mode == "discrete"
                   else space.decode(np.zeros(space.dim)))
@@ -200,16 +217,41 @@ def tune(s: Settings, task: PromptTask) -> dict[str, Any]:
                      time.perf_counter() - t0)
     if s.mode == "discrete":
         report.update(_discrete_report(s, task, methods, space, para))
+        report["test_accuracy_single"] = single
         if s.calibrate:
             calibrated, right["start_calibrated"] = _start_calibrated(evals, task, start_cand)
             report.update(calibrated)
             report["tuned_prompt"]["label_offsets"] = [float(x) for x in tuned.adjust(
                 np.zeros(len(task.labels)))]
+        if len(tuned.members) > 1:
+            report["tuned_prompt"]["ensemble"] = _members(tuned, len(task.labels))
     report["test_significance"] = paired_tests(right, tuned.name)
     _write(s, report, tuned, space, curve)
     for sc in scorers:
         sc.client.close()
     return report
+
+
+def _test(methods: list[Method], evals: Scorer,
+          task: PromptTask) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Per method, which test examples its final answer (the ensemble, if any) gets right, and
+    the test accuracy of its single best prompt."""
+    cands = [c for m in methods for c in m.members]
+    lp = list(evals.logprobs(cands, task.test))
+    right, single = {}, {}
+    for m in methods:
+        rows, lp = lp[:len(m.members)], lp[len(m.members):]
+        right[m.name] = correct(m.combine(rows), task.test)
+        single[m.name] = float(np.mean(correct(m.adjust(rows[0]), task.test)))
+    return right, single
+
+
+def _members(m: Method, n_labels: int) -> list[dict[str, Any]]:
+    """The ensemble's prompts, best first, each with its label offsets."""
+    assert m.ev is not None and m.selection is not None
+    return [{**m.ev.cands[k].describe(),
+             "label_offsets": [float(x) for x in m.ev.adjust(k, np.zeros(n_labels))]}
+            for k in m.selection.members]
 
 
 def _curve(m: Method, evals: Scorer, task: PromptTask) -> list[tuple[int, float]]:
@@ -280,8 +322,10 @@ def _discrete_report(s: Settings, task: PromptTask, methods: list[Method], space
                          "formats": [f.name for f in space.formats],
                          "k_demos": space.k_demos, "size": int(np.prod(space.sizes))},
         "selection": {"top": s.select_top, "dev_examples": len(task.dev),
+                      "ensemble": s.ensemble,
                       "rule": "top candidates on train re-scored on dev; most accurate on "
-                              "train+dev wins (ties: lower cross-entropy)"},
+                              "train+dev wins (ties: lower cross-entropy); with ensemble M "
+                              "the M best average their label probabilities"},
         "selection_calls_per_method": {n: x.calls for n, x in sel.items()},
         "dev_accuracy_selected": {n: (x.dev.get(x.key, (None,))[0]) for n, x in sel.items()},
         "train_accuracy_selected": {m.name: m.ev.accuracy.get(m.selection.key) for m in methods

@@ -79,6 +79,25 @@ def test_discrete_mode_searches_a_chat_format_next_to_plain_text(tmp_path):
         r["tuned_prompt"]["format"] == "chatml")
 
 
+def test_discrete_mode_with_an_ensemble_of_the_best_prompts(tmp_path):
+    out = tmp_path / "ens"
+    args = ["tune-prompt", *SMALL, "--baselines", "manual,random", "--out", str(out)]
+    assert main([*args, "--ensemble", "3"]) == 0
+    r = json.loads((out / "report.json").read_text())
+    members = r["tuned_prompt"]["ensemble"]
+    assert len(members) == 3 and r["selection"]["ensemble"] == 3
+    assert members[0]["template"] == r["tuned_prompt"]["template"]
+    assert len({m["template"] + "|".join(m["verbalizers"]) for m in members}) == 3
+    assert all(len(m["label_offsets"]) == 2 for m in members)
+    assert set(r["test_accuracy_single"]) == {"bdpl", "manual", "random"}
+    assert r["test_accuracy_single"]["manual"] == r["baselines"]["manual"]
+    assert main([*args, "--ensemble", "1"]) == 0  # the same search, from the cache
+    one = json.loads((out / "report.json").read_text())
+    assert one["requests_sent"] == 0 and "ensemble" not in one["tuned_prompt"]
+    assert one["test_accuracy_tuned"] == r["test_accuracy_single"]["bdpl"]
+    assert one["baselines"]["random"] == r["test_accuracy_single"]["random"]
+
+
 def test_soft_mode_end_to_end(tmp_path):
     out = tmp_path / "soft"
     assert main(["tune-prompt", *SMALL, "--mode", "soft", "--dim", "8", "--n-tokens", "2",
@@ -102,6 +121,9 @@ def test_bad_input_fails_in_one_line_before_any_request(tmp_path, capsys):
     assert "--baselines: unknown 'grid'" in capsys.readouterr().err
     assert main([*base, "--select-top", "0"]) == 2
     assert "--select-top must be an int >= 1, got 0" in capsys.readouterr().err
+    assert main([*base, "--ensemble", "5"]) == 2
+    assert "--ensemble must be an int in 1-4 (its members are the --select-top candidates " \
+        "re-scored on dev), got 5" in capsys.readouterr().err
     assert main([*base, "--paraphrases", "999"]) == 2
     assert "--paraphrases must be an int in 0..50" in capsys.readouterr().err
     assert main([*base, "--mode", "soft", "--scoring", "chat"]) == 2

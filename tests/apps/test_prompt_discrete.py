@@ -8,7 +8,7 @@ import pytest
 
 from apps.prompt.data import Example, PromptTask
 from apps.prompt.discrete import CHAT_FORMATS, DiscreteSpace, chat_format
-from apps.prompt.search import Evaluator, bdpl, random_candidates, select
+from apps.prompt.search import Evaluator, bdpl, ensemble_logprobs, random_candidates, select
 from blackbox.errors import ConfigError
 from blackbox.keys import Key
 
@@ -122,6 +122,32 @@ def test_select_rescoring_on_dev_beats_a_lucky_training_winner():
     assert ev.cands[sel.key].instruction == steady and sel.calls == 3 and scorer.calls == 4 + 3
     assert sel.dev[sel.key] == (20 / 24, sel.dev[sel.key][1])
     assert sel.pooled[sel.key] == (7 + 20) / 32
+
+
+def test_select_ensemble_members_are_the_best_on_train_and_dev_in_order():
+    train, dev = ex("train", 8), ex("dev", 24)
+    sp = DiscreteSpace(PromptTask(LABELS, LABELS, train, dev, (), (), "Tweet"), k_demos=0)
+    a, b, c = sp.instructions[1:4]
+    right = {a: {e.text for e in train} | {e.text for e in dev[:12]},    # 20/32 pooled
+             b: {e.text for e in train[:7]} | {e.text for e in dev[:20]},  # 27/32
+             c: {e.text for e in train[:6]} | {e.text for e in dev[:18]}}  # 24/32
+    scorer = FakeScorer(right)
+    ev = Evaluator(scorer, train, budget=10)
+    cands = [sp.candidate([i, 0, 0, 0, 0]) for i in range(1, 4)]
+    ev.many(cands, [x.key() for x in cands])
+    sel = select(ev, scorer, dev, top=3, ensemble=2)
+    assert [ev.cands[k].instruction for k in sel.members] == [b, c] and sel.key == sel.members[0]
+    assert select(ev, scorer, dev, top=3).members == [sel.key]  # one prompt by default
+    assert [ev.cands[k].instruction for k in select(ev, scorer, dev, top=1, ensemble=1).members
+            ] == [a]  # train only
+
+
+def test_ensemble_logprobs_average_the_label_normalised_probabilities():
+    p1 = np.log(np.array([[0.9, 0.1], [0.4, 0.6]]))
+    p2 = np.log(np.array([[0.2, 0.6], [0.3, 0.1]]))  # unnormalised: 0.25/0.75 and 0.75/0.25
+    got = np.exp(ensemble_logprobs([p1, p2]))
+    np.testing.assert_allclose(got, [[0.575, 0.425], [0.575, 0.425]])
+    assert np.isnan(ensemble_logprobs([p1, np.array([[np.nan, 0.0], [0.0, 0.0]])])[0]).all()
 
 
 def test_random_and_bdpl_spend_exactly_the_budget_on_distinct_prompts():
