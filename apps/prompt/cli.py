@@ -57,10 +57,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--select-top", type=int, default=4,
                    help="discrete: each method's best candidates on train re-scored on dev; the "
                         "most accurate on train+dev is its prompt (default 4; 1: train only)")
-    p.add_argument("--ensemble", type=int, default=1, metavar="M",
+    p.add_argument("--ensemble", type=int, default=None, metavar="M",
                    help="discrete: the M best of the re-scored candidates answer together, "
                         "their label probabilities averaged (M times the inference cost; "
-                        "default 1)")
+                        "default 3, at most --select-top; 1: one prompt)")
     p.add_argument("--calibrate", choices=("yes", "no"), default="yes",
                    help="discrete: per-label offsets fitted on the training examples travel "
                         "with each prompt (contextual calibration; default yes)")
@@ -127,6 +127,8 @@ def run(a: argparse.Namespace) -> int:
         raise ConfigError(f"--budget must be an int >= 2 API calls, got {a.budget}")
     if a.select_top < 1:
         raise ConfigError(f"--select-top must be an int >= 1, got {a.select_top}")
+    if a.ensemble is None:
+        a.ensemble = min(3, a.select_top)
     if not 1 <= a.ensemble <= max(a.select_top, 1):
         raise ConfigError(f"--ensemble must be an int in 1-{a.select_top} (its members are the "
                           f"--select-top candidates re-scored on dev), got {a.ensemble}")

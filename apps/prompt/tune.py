@@ -64,7 +64,7 @@ class Settings:
     instruction_first: tuple[bool, ...] = (False,)
     chat: ChatFormat | None = None  # discrete: a chat format searched next to plain text
     select_top: int = 4  # discrete: candidates re-scored on dev for the final choice
-    ensemble: int = 1  # discrete: the best of them on train+dev answering together
+    ensemble: int = 3  # discrete: the best of them on train+dev answering together
     paraphrases: int = 0  # discrete: instructions the served model writes (InstructZero)
     paraphrase_endpoint: str = "chat"
     calibrate: bool = True  # discrete: per-label offsets fitted on train travel with each prompt

@@ -34,6 +34,7 @@ def test_discrete_mode_end_to_end_report_and_cached_rerun(tmp_path, capsys):
     assert r["selection"]["top"] == 4 and r["selection_calls_per_method"] == {"cma": 4,
                                                                         "random": 4, "bdpl": 4}
     assert len(r["tuned_prompt"]["label_offsets"]) == 2 and "test_accuracy_start_calibrated" in r
+    assert r["selection"]["ensemble"] == 3 == len(r["tuned_prompt"]["ensemble"])  # the default
     # the defaults: the input first (its prefix cached across candidates), no demonstrations
     assert r["search_space"]["instruction_first"] == [False] and r["paraphrase_calls"] == 0
     assert r["search_space"]["k_demos"] == 0
@@ -96,6 +97,8 @@ def test_discrete_mode_with_an_ensemble_of_the_best_prompts(tmp_path):
     assert one["requests_sent"] == 0 and "ensemble" not in one["tuned_prompt"]
     assert one["test_accuracy_tuned"] == r["test_accuracy_single"]["bdpl"]
     assert one["baselines"]["random"] == r["test_accuracy_single"]["random"]
+    assert main([*args, "--select-top", "1"]) == 0  # the default ensemble fits --select-top
+    assert json.loads((out / "report.json").read_text())["selection"]["ensemble"] == 1
 
 
 def test_soft_mode_end_to_end(tmp_path):
