@@ -174,8 +174,8 @@ def run(a: argparse.Namespace) -> int:
     finally:
         if server is not None:
             server.stop()
-    keys = ("test_accuracy_start", "test_accuracy_tuned", "baselines", "api_calls",
-            "paraphrase_calls", "requests_sent", "seconds")
+    keys = ("test_accuracy_start", "test_accuracy_tuned", "baselines", "test_accuracy_single",
+            "api_calls", "paraphrase_calls", "requests_sent", "seconds")
     print(json.dumps({k: report[k] for k in keys if k in report}, default=float))
     print(f"report: {out / 'report.json'}")
     return 0

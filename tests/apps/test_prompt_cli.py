@@ -80,7 +80,7 @@ def test_discrete_mode_searches_a_chat_format_next_to_plain_text(tmp_path):
         r["tuned_prompt"]["format"] == "chatml")
 
 
-def test_discrete_mode_with_an_ensemble_of_the_best_prompts(tmp_path):
+def test_discrete_mode_with_an_ensemble_of_the_best_prompts(tmp_path, capsys):
     out = tmp_path / "ens"
     args = ["tune-prompt", *SMALL, "--baselines", "manual,random", "--out", str(out)]
     assert main([*args, "--ensemble", "3"]) == 0
@@ -92,6 +92,8 @@ def test_discrete_mode_with_an_ensemble_of_the_best_prompts(tmp_path):
     assert all(len(m["label_offsets"]) == 2 for m in members)
     assert set(r["test_accuracy_single"]) == {"bdpl", "manual", "random"}
     assert r["test_accuracy_single"]["manual"] == r["baselines"]["manual"]
+    printed = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert printed["test_accuracy_single"] == r["test_accuracy_single"]
     assert main([*args, "--ensemble", "1"]) == 0  # the same search, from the cache
     one = json.loads((out / "report.json").read_text())
     assert one["requests_sent"] == 0 and "ensemble" not in one["tuned_prompt"]
